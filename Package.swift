@@ -1,0 +1,140 @@
+// swift-tools-version:6.1
+// swiftlet: a Kubernetes node agent and compact control plane in Swift.
+// Module graph (arrows are allowed imports, see README "Layout"):
+//   swiftlet → MiniControlPlane, NodeAgent, ProxyNFT, KubeAPI
+//   NodeAgent → PLEG, Runtime, CNI, CSI, DevicePlugins, KubeAPI
+//   PLEG → Runtime
+//   C only in CShim (clone/setns/exec helpers) and the CLinux module maps.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swiftlet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swiftlet", targets: ["swiftlet"]),
+        .executable(name: "swiftlet-cni", targets: ["swiftlet-cni"]),
+        .executable(name: "pause", targets: ["pause"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // MARK: C
+        .target(name: "CShim", path: "Sources/CShim"),
+        .systemLibrary(name: "CMnl", path: "Sources/CLinux/CMnl", pkgConfig: "libmnl"),
+        .systemLibrary(name: "CNftnl", path: "Sources/CLinux/CNftnl", pkgConfig: "libnftnl"),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CLinux/CSeccomp", pkgConfig: "libseccomp"),
+        .systemLibrary(name: "CCap", path: "Sources/CLinux/CCap", pkgConfig: "libcap"),
+        .executableTarget(
+            name: "pause",
+            path: "Sources/pause",
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xclang-linker", "-static"])]
+        ),
+        .executableTarget(
+            name: "swiftlet-shim",
+            path: "Sources/swiftlet-shim",
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xclang-linker", "-static"])]
+        ),
+
+        // MARK: shared API types, codecs, client
+        .target(
+            name: "KubeAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: control plane
+        .target(
+            name: "MiniControlPlane",
+            dependencies: [
+                "KubeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: node
+        .target(
+            name: "Runtime",
+            dependencies: ["CShim", "CSeccomp", "CCap", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "PLEG", dependencies: ["Runtime"], swiftSettings: swiftSettings),
+        .target(name: "CNI", dependencies: ["CMnl", "CNftnl", "CShim"], swiftSettings: swiftSettings),
+        .target(name: "CSI", swiftSettings: swiftSettings),
+        .target(name: "DevicePlugins", swiftSettings: swiftSettings),
+        .target(
+            name: "NodeAgent",
+            dependencies: ["KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "ProxyNFT", dependencies: ["KubeAPI", "CMnl", "CNftnl"], swiftSettings: swiftSettings),
+
+        // MARK: executables
+        .executableTarget(
+            name: "swiftlet",
+            dependencies: [
+                "KubeAPI", "MiniControlPlane", "NodeAgent", "ProxyNFT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "swiftlet-cni", dependencies: ["CNI"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "swiftlet-bench",
+            dependencies: [
+                "KubeAPI", "MiniControlPlane",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/swiftlet-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: tests
+        .target(name: "TestSupport", path: "integration/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "APIServerIntegrationTests",
+            dependencies: ["TestSupport", "KubeAPI"],
+            path: "integration/APIServer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CNIIntegrationTests",
+            dependencies: ["TestSupport", "CNI"],
+            path: "integration/CNI",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RuntimeIntegrationTests",
+            dependencies: ["TestSupport", "Runtime"],
+            path: "integration/Runtime",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

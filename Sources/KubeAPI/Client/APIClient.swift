@@ -1,0 +1,157 @@
+public import AsyncHTTPClient
+import Foundation
+public import NIOCore
+public import NIOHTTP1
+
+/// A small Kubernetes API client over async-http-client: CRUD on typed objects, list and
+/// watch as an `AsyncSequence`. Errors come back as the server's `Status`.
+public struct APIClient: Sendable {
+    public let baseURL: String
+    public let http: HTTPClient
+    public var userAgent: String = "swiftlet/0.1.0"
+    public var timeout: TimeAmount = .seconds(30)
+
+    public init(baseURL: String, http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    // MARK: paths
+
+    public func path<T: KubeObject>(_ type: T.Type, namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
+        var p = T.group.isEmpty ? "/api/\(T.version)" : "/apis/\(T.group)/\(T.version)"
+        if T.namespaced, let namespace, !namespace.isEmpty { p += "/namespaces/\(namespace)" }
+        p += "/\(T.resource)"
+        if let name { p += "/\(name)" }
+        if let subresource { p += "/\(subresource)" }
+        return p
+    }
+
+    static func query(_ items: [(String, String?)]) -> String {
+        let parts = items.compactMap { k, v -> String? in
+            guard let v else { return nil }
+            let enc = v.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? v
+            return "\(k)=\(enc)"
+        }
+        return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
+    }
+
+    // MARK: raw requests
+
+    public func request(_ method: HTTPMethod, _ path: String, body: JSONValue? = nil,
+                        contentType: String = "application/json") async throws -> JSONValue
+    {
+        var req = HTTPClientRequest(url: baseURL + path)
+        req.method = method
+        req.headers.add(name: "Accept", value: "application/json")
+        req.headers.add(name: "User-Agent", value: userAgent)
+        if let body {
+            req.headers.add(name: "Content-Type", value: contentType)
+            req.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(body)))
+        }
+        let resp = try await http.execute(req, timeout: timeout)
+        let buf = try await resp.body.collect(upTo: 64 * 1024 * 1024)
+        let bytes = Array(buf.readableBytesView)
+        let value = bytes.isEmpty ? JSONValue.null : try JSONParser.parse(bytes)
+        guard (200..<300).contains(Int(resp.status.code)) else {
+            if let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { throw s }
+            throw Status(message: "unexpected HTTP \(resp.status.code) from \(path)", reason: "Unknown", code: Int32(resp.status.code))
+        }
+        return value
+    }
+
+    // MARK: typed CRUD
+
+    public func get<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String) async throws -> T {
+        try JSONValueDecoder().decode(T.self, from: try await request(.GET, path(T.self, namespace: namespace, name: name)))
+    }
+
+    public func list<T: KubeObject>(_ type: T.Type, namespace: String? = nil, labelSelector: String? = nil,
+                                    fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil,
+                                    resourceVersion: String? = nil) async throws -> ObjectList<T>
+    {
+        let q = Self.query([("labelSelector", labelSelector), ("fieldSelector", fieldSelector), ("limit", limit.map(String.init)),
+                            ("continue", continueToken), ("resourceVersion", resourceVersion)])
+        return try JSONValueDecoder().decode(ObjectList<T>.self, from: try await request(.GET, path(T.self, namespace: namespace) + q))
+    }
+
+    public func create<T: KubeObject>(_ object: T, fieldManager: String? = nil) async throws -> T {
+        let q = Self.query([("fieldManager", fieldManager)])
+        let body = try JSONValueEncoder().encode(object)
+        return try JSONValueDecoder().decode(T.self, from: try await request(.POST, path(T.self, namespace: object.namespace) + q, body: body))
+    }
+
+    /// PUT with the object's resourceVersion: a stale one gives a 409 `Status`.
+    public func update<T: KubeObject>(_ object: T, subresource: String? = nil) async throws -> T {
+        let body = try JSONValueEncoder().encode(object)
+        let p = path(T.self, namespace: object.namespace, name: object.name, subresource: subresource)
+        return try JSONValueDecoder().decode(T.self, from: try await request(.PUT, p, body: body))
+    }
+
+    public func updateStatus<T: KubeObject>(_ object: T) async throws -> T { try await update(object, subresource: "status") }
+
+    public func mergePatch<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String, patch: JSONValue,
+                                          subresource: String? = nil) async throws -> T
+    {
+        let p = path(T.self, namespace: namespace, name: name, subresource: subresource)
+        return try JSONValueDecoder().decode(T.self, from: try await request(.PATCH, p, body: patch, contentType: "application/merge-patch+json"))
+    }
+
+    public func delete<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String, gracePeriodSeconds: Int64? = nil)
+        async throws
+    {
+        let q = Self.query([("gracePeriodSeconds", gracePeriodSeconds.map(String.init))])
+        _ = try await request(.DELETE, path(T.self, namespace: namespace, name: name) + q)
+    }
+
+    // MARK: watch
+
+    /// One watch request from `resourceVersion`; the stream ends when the server closes it.
+    /// A 410 arrives as an `ERROR` event (or is thrown) so callers can relist.
+    public func watch<T: KubeObject>(_ type: T.Type, namespace: String? = nil, resourceVersion: String,
+                                     labelSelector: String? = nil, fieldSelector: String? = nil,
+                                     timeoutSeconds: Int? = nil) async throws -> AsyncThrowingStream<RawWatchEvent, any Error>
+    {
+        let q = Self.query([("watch", "true"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true"),
+                            ("labelSelector", labelSelector), ("fieldSelector", fieldSelector),
+                            ("timeoutSeconds", timeoutSeconds.map(String.init))])
+        var req = HTTPClientRequest(url: baseURL + path(T.self, namespace: namespace) + q)
+        req.headers.add(name: "Accept", value: "application/json")
+        req.headers.add(name: "User-Agent", value: userAgent)
+        let resp = try await http.execute(req, timeout: .hours(24))
+        guard resp.status == .ok else {
+            let buf = try await resp.body.collect(upTo: 1 << 20)
+            if let v = try? JSONParser.parse(Array(buf.readableBytesView)), let s = try? JSONValueDecoder().decode(Status.self, from: v) { throw s }
+            throw Status(message: "watch failed with HTTP \(resp.status.code)", reason: "Unknown", code: Int32(resp.status.code))
+        }
+        let body = resp.body
+        return AsyncThrowingStream { cont in
+            let task = Task {
+                var pending: [UInt8] = []
+                do {
+                    for try await chunk in body {
+                        pending.append(contentsOf: chunk.readableBytesView)
+                        while let nl = pending.firstIndex(of: 0x0a) {
+                            let line = Array(pending[..<nl])
+                            pending.removeSubrange(...nl)
+                            if line.isEmpty { continue }
+                            let v = try JSONParser.parse(line)
+                            cont.yield(RawWatchEvent(type: v["type"]?.stringValue ?? "", object: v["object"] ?? .null))
+                        }
+                    }
+                    cont.finish()
+                } catch {
+                    cont.finish(throwing: error)
+                }
+            }
+            cont.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// A watch event before decoding into a type.
+public struct RawWatchEvent: Sendable {
+    public var type: String
+    public var object: JSONValue
+    public var resourceVersion: String? { object.value(at: ["metadata", "resourceVersion"])?.stringValue }
+}

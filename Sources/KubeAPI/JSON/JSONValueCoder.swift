@@ -1,0 +1,378 @@
+/// Fields of an object that its Swift type does not declare. Declare it as the **last** stored
+/// property (`public var unknownFields: UnknownFields?`) of a type decoded with
+/// `JSONValueDecoder`: the decoder hands it every key that the synthesized initialiser did
+/// not ask for, and `JSONValueEncoder` writes them back. So a client that reads, changes and
+/// writes an object never drops fields that a newer server or another client added.
+public struct UnknownFields: Codable, Sendable, Hashable {
+    public var fields: [String: JSONValue]
+    public init(_ fields: [String: JSONValue] = [:]) { self.fields = fields }
+    // With other coders (Foundation's), there is nothing to capture.
+    public init(from decoder: any Decoder) throws { fields = [:] }
+    public func encode(to encoder: any Encoder) throws {}
+}
+
+public struct JSONValueDecodingError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// Decodes `Decodable` types from a `JSONValue`.
+public struct JSONValueDecoder: Sendable {
+    public init() {}
+    public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+        try T(from: _JVDecoder(value: value, codingPath: [], collector: nil))
+    }
+
+    /// Decodes and also returns the paths of fields the type does not declare
+    /// (`spec.containers[0].foo`), for `fieldValidation=Strict|Warn`.
+    public func decodeReportingUnknown<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> (T, [String]) {
+        let c = UnknownFieldCollector()
+        let v = try T(from: _JVDecoder(value: value, codingPath: [], collector: c))
+        return (v, c.paths)
+    }
+    public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try decode(type, from: try JSONParser.parse(bytes))
+    }
+}
+
+/// Encodes `Encodable` types to a `JSONValue`. Nil optionals are omitted, as `omitempty` would.
+public struct JSONValueEncoder: Sendable {
+    public init() {}
+    public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+        let enc = _JVEncoder(codingPath: [])
+        try value.encode(to: enc)
+        return enc.box.value ?? .null
+    }
+}
+
+private func pathString(_ path: [any CodingKey]) -> String {
+    var s = ""
+    for k in path {
+        if let i = k.intValue { s += "[\(i)]" } else { s += s.isEmpty ? k.stringValue : ".\(k.stringValue)" }
+    }
+    return s
+}
+
+private struct IndexKey: CodingKey {
+    var intValue: Int?
+    var stringValue: String
+    init(_ i: Int) {
+        intValue = i
+        stringValue = "\(i)"
+    }
+    init?(intValue: Int) { self.init(intValue) }
+    init?(stringValue: String) { return nil }
+}
+
+private struct NameKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
+// MARK: - Decoder
+
+private final class ConsumedKeys {
+    var keys: Set<String> = []
+}
+
+private final class UnknownFieldCollector {
+    var paths: [String] = []
+}
+
+private struct _JVDecoder: Decoder {
+    let value: JSONValue
+    let codingPath: [any CodingKey]
+    let collector: UnknownFieldCollector?
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func mismatch(_ expected: String) -> JSONValueDecodingError {
+        JSONValueDecodingError(
+            path: pathString(codingPath),
+            message: "cannot unmarshal \(value.typeName) into a value of type \(expected)")
+    }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard case .object(let o) = value else { throw mismatch("object") }
+        return KeyedDecodingContainer(_KeyedDec<Key>(object: o, codingPath: codingPath, collector: collector))
+    }
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard case .array(let a) = value else { throw mismatch("array") }
+        return _UnkeyedDec(array: a, codingPath: codingPath, collector: collector)
+    }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { _SingleDec(decoder: self) }
+}
+
+private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let object: [String: JSONValue]
+    let codingPath: [any CodingKey]
+    let collector: UnknownFieldCollector?
+    let consumed = ConsumedKeys()
+
+    var allKeys: [Key] { object.keys.compactMap { Key(stringValue: $0) } }
+    func contains(_ key: Key) -> Bool { object[key.stringValue] != nil }
+
+    private func child(_ key: Key) throws -> _JVDecoder {
+        consumed.keys.insert(key.stringValue)
+        guard let v = object[key.stringValue] else {
+            throw JSONValueDecodingError(
+                path: pathString(codingPath + [key]), message: "required field is missing")
+        }
+        return _JVDecoder(value: v, codingPath: codingPath + [key], collector: collector)
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool {
+        consumed.keys.insert(key.stringValue)
+        return object[key.stringValue]?.isNull ?? true
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        if T.self == UnknownFields.self { return unknown() as! T }
+        let c = try child(key)
+        if T.self == JSONValue.self { return c.value as! T }
+        return try T(from: c)
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        if T.self == UnknownFields.self {
+            let u = unknown()
+            return u.fields.isEmpty ? nil : (u as! T)
+        }
+        consumed.keys.insert(key.stringValue)
+        guard let v = object[key.stringValue], !v.isNull else { return nil }
+        if T.self == JSONValue.self { return (v as! T) }
+        return try T(from: _JVDecoder(value: v, codingPath: codingPath + [key], collector: collector))
+    }
+
+    private func unknown() -> UnknownFields {
+        var rest: [String: JSONValue] = [:]
+        for (k, v) in object where !consumed.keys.contains(k) { rest[k] = v }
+        if let collector {
+            for k in rest.keys.sorted() { collector.paths.append(pathString(codingPath + [NameKey(k)])) }
+        }
+        return UnknownFields(rest)
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey>
+    { try child(key).container(keyedBy: type) }
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try child(key).unkeyedContainer()
+    }
+    func superDecoder() throws -> any Decoder { _JVDecoder(value: .object(object), codingPath: codingPath, collector: collector) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { try child(key) }
+}
+
+private struct _UnkeyedDec: UnkeyedDecodingContainer {
+    let array: [JSONValue]
+    let codingPath: [any CodingKey]
+    let collector: UnknownFieldCollector?
+    var currentIndex = 0
+    var count: Int? { array.count }
+    var isAtEnd: Bool { currentIndex >= array.count }
+
+    mutating func next() throws -> _JVDecoder {
+        guard !isAtEnd else {
+            throw JSONValueDecodingError(path: pathString(codingPath), message: "unexpected end of array")
+        }
+        defer { currentIndex += 1 }
+        return _JVDecoder(value: array[currentIndex], codingPath: codingPath + [IndexKey(currentIndex)], collector: collector)
+    }
+    mutating func decodeNil() throws -> Bool {
+        if !isAtEnd, array[currentIndex].isNull {
+            currentIndex += 1
+            return true
+        }
+        return false
+    }
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: next()) }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+        -> KeyedDecodingContainer<NestedKey>
+    { try next().container(keyedBy: type) }
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { try next().unkeyedContainer() }
+    mutating func superDecoder() throws -> any Decoder { try next() }
+}
+
+private struct _SingleDec: SingleValueDecodingContainer {
+    let decoder: _JVDecoder
+    var codingPath: [any CodingKey] { decoder.codingPath }
+    var value: JSONValue { decoder.value }
+
+    func decodeNil() -> Bool { value.isNull }
+    func decode(_ type: Bool.Type) throws -> Bool {
+        guard let b = value.boolValue else { throw decoder.mismatch("bool") }
+        return b
+    }
+    func decode(_ type: String.Type) throws -> String {
+        guard let s = value.stringValue else { throw decoder.mismatch("string") }
+        return s
+    }
+    func decode(_ type: Double.Type) throws -> Double {
+        guard let d = value.doubleValue else { throw decoder.mismatch("float64") }
+        return d
+    }
+    func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
+    func integer<I: FixedWidthInteger>(_ t: I.Type) throws -> I {
+        guard let i = value.intValue, let v = I(exactly: i) else { throw decoder.mismatch("\(I.self)".lowercased()) }
+        return v
+    }
+    func decode(_ type: Int.Type) throws -> Int { try integer(Int.self) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try integer(Int8.self) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try integer(Int16.self) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try integer(Int32.self) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try integer(Int64.self) }
+    func decode(_ type: UInt.Type) throws -> UInt { try integer(UInt.self) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(UInt8.self) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(UInt16.self) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(UInt32.self) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(UInt64.self) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if T.self == JSONValue.self { return value as! T }
+        return try T(from: decoder)
+    }
+}
+
+// MARK: - Encoder
+
+private final class Box {
+    var value: JSONValue?
+}
+
+private final class _JVEncoder: Encoder {
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    let box = Box()
+    init(codingPath: [any CodingKey]) { self.codingPath = codingPath }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        if box.value?.objectValue == nil { box.value = .emptyObject }
+        return KeyedEncodingContainer(_KeyedEnc<Key>(box: box, codingPath: codingPath))
+    }
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        if box.value?.arrayValue == nil { box.value = .array([]) }
+        return _UnkeyedEnc(box: box, codingPath: codingPath)
+    }
+    func singleValueContainer() -> any SingleValueEncodingContainer { _SingleEnc(box: box, codingPath: codingPath) }
+}
+
+private func encodeChild<T: Encodable>(_ v: T, path: [any CodingKey]) throws -> JSONValue {
+    if let j = v as? JSONValue { return j }
+    let e = _JVEncoder(codingPath: path)
+    try v.encode(to: e)
+    return e.box.value ?? .emptyObject
+}
+
+private struct _KeyedEnc<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let box: Box
+    let codingPath: [any CodingKey]
+
+    func set(_ k: String, _ v: JSONValue) { box.value?[k] = v }
+    mutating func encodeNil(forKey key: Key) throws { set(key.stringValue, .null) }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        if let u = value as? UnknownFields {
+            for (k, v) in u.fields where box.value?[k] == nil { set(k, v) }
+            return
+        }
+        set(key.stringValue, try encodeChild(value, path: codingPath + [key]))
+    }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        guard let value else { return }
+        try encode(value, forKey: key)
+    }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        let e = _JVEncoder(codingPath: codingPath + [key])
+        let c = e.container(keyedBy: keyType)
+        set(key.stringValue, .emptyObject)
+        return c  // nested containers are rare in our types; values written later are not linked back
+    }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        _JVEncoder(codingPath: codingPath + [key]).unkeyedContainer()
+    }
+    mutating func superEncoder() -> any Encoder { _JVEncoder(codingPath: codingPath) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { _JVEncoder(codingPath: codingPath + [key]) }
+}
+
+private struct _UnkeyedEnc: UnkeyedEncodingContainer {
+    let box: Box
+    let codingPath: [any CodingKey]
+    var count: Int { box.value?.arrayValue?.count ?? 0 }
+
+    func append(_ v: JSONValue) {
+        var a = box.value?.arrayValue ?? []
+        a.append(v)
+        box.value = .array(a)
+    }
+    mutating func encodeNil() throws { append(.null) }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        append(try encodeChild(value, path: codingPath + [IndexKey(count)]))
+    }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
+        -> KeyedEncodingContainer<NestedKey>
+    { _JVEncoder(codingPath: codingPath).container(keyedBy: keyType) }
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        _JVEncoder(codingPath: codingPath).unkeyedContainer()
+    }
+    mutating func superEncoder() -> any Encoder { _JVEncoder(codingPath: codingPath) }
+}
+
+private struct _SingleEnc: SingleValueEncodingContainer {
+    let box: Box
+    let codingPath: [any CodingKey]
+    mutating func encodeNil() throws { box.value = .null }
+    mutating func encode(_ value: Bool) throws { box.value = .bool(value) }
+    mutating func encode(_ value: String) throws { box.value = .string(value) }
+    mutating func encode(_ value: Double) throws { box.value = .double(value) }
+    mutating func encode(_ value: Float) throws { box.value = .double(Double(value)) }
+    mutating func encode(_ value: Int) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int8) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int16) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int32) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int64) throws { box.value = .int(value) }
+    mutating func encode(_ value: UInt) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt8) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt16) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt32) throws { box.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt64) throws { box.value = .int(Int64(clamping: value)) }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        box.value = try encodeChild(value, path: codingPath)
+    }
+}
+
+// JSONValue itself is Codable, so typed models can hold free-form parts (CRD schemas, raw extensions).
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}

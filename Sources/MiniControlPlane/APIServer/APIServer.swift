@@ -1,0 +1,122 @@
+import Foundation
+public import KubeAPI
+public import Logging
+
+/// The API server's state and its REST semantics, independent of HTTP: storage, the resource
+/// registry, allocators. `APIHTTPResponder` maps HTTP requests onto it.
+public final class APIServer: Sendable {
+    public let store: any Store
+    public let registry: ResourceRegistry
+    public let allocators: ServiceAllocators
+    public let logger: Logger
+    /// Bodies larger than this are refused with 413, as kube-apiserver's 3 MiB limit.
+    public let maxBodyBytes: Int
+    public let bookmarkInterval: Duration
+    let started = Date()
+
+    public init(store: any Store, logger: Logger = Logger(label: "swiftlet.apiserver"), maxBodyBytes: Int = 3 * 1024 * 1024,
+                bookmarkInterval: Duration = .seconds(60)) {
+        self.store = store
+        self.registry = ResourceRegistry()
+        self.allocators = ServiceAllocators()
+        self.logger = logger
+        self.maxBodyBytes = maxBodyBytes
+        self.bookmarkInterval = bookmarkInterval
+    }
+
+    /// Loads CRDs and allocations from storage and creates the system namespaces and the
+    /// `kubernetes` Service, as kube-apiserver's bootstrap controllers do.
+    public func bootstrap() async throws {
+        let crdInfo = await registry.lookup(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions")!
+        for kv in try await store.list(prefix: crdInfo.storagePrefix).items {
+            if let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: kv.value) {
+                await registry.register(crd: crd)
+            }
+        }
+        var ips: [String] = []
+        var ports: [Int] = []
+        for kv in try await store.list(prefix: "/registry/services/").items {
+            guard let o = try? JSONParser.parse(kv.value) else { continue }
+            ips += (o.value(at: ["spec", "clusterIPs"])?.arrayValue ?? []).compactMap(\.stringValue)
+            if let ip = o.value(at: ["spec", "clusterIP"])?.stringValue { ips.append(ip) }
+            ports += (o.value(at: ["spec", "ports"])?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.map { Int($0) }
+        }
+        await allocators.markUsed(ips: ips, ports: ports)
+        let ns = await registry.lookup(group: "", version: "v1", resource: "namespaces")!
+        // namespaces left Terminating by a previous run are drained again
+        for kv in try await store.list(prefix: ns.storagePrefix).items {
+            if let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil,
+                let name = o.value(at: ["metadata", "name"])?.stringValue
+            {
+                Task { await self.finalizeNamespace(name) }
+            }
+        }
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            if try await store.get(ns.key(namespace: nil, name: name)) == nil {
+                let obj: JSONValue = ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]]
+                _ = try? await create(ns, namespace: nil, body: obj, options: WriteOptions(fieldManager: "kube-apiserver"))
+            }
+        }
+        let svc = await registry.lookup(group: "", version: "v1", resource: "services")!
+        if try await store.get(svc.key(namespace: "default", name: "kubernetes")) == nil {
+            let ip = await allocators.firstIP
+            let obj: JSONValue = [
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": ["name": "kubernetes", "namespace": "default",
+                             "labels": ["component": "apiserver", "provider": "kubernetes"]],
+                "spec": ["type": "ClusterIP", "clusterIP": .string(ip),
+                         "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]]],
+            ]
+            _ = try? await create(svc, namespace: "default", body: obj, options: WriteOptions(fieldManager: "kube-apiserver"))
+        }
+    }
+
+    // MARK: helpers
+
+    static let nameChars = Array("bcdfghjklmnpqrstvwxz2456789")
+
+    static func randomSuffix(_ n: Int = 5) -> String {
+        String((0..<n).map { _ in nameChars.randomElement()! })
+    }
+
+    static func now() -> String { Tables.formatTime(Date()) }
+
+    func decodeStored(_ kv: KeyValue) throws -> JSONValue {
+        try JSONParser.parse(kv.value)
+    }
+
+    func namespaceCheck(_ r: ResourceInfo, _ namespace: String?, name: String) async throws {
+        guard r.namespaced else { return }
+        guard let namespace, !namespace.isEmpty else {
+            throw APIError.badRequest("the server could not find the requested resource: namespace is required")
+        }
+        let nsKey = "/registry/namespaces/\(namespace)"
+        guard let kv = try await store.get(nsKey) else {
+            throw APIError.notFound(qualified: "namespaces", group: "", kind: "namespaces", namespace)
+        }
+        if let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil {
+            throw APIError.forbidden(r, name, "unable to create new content in namespace \(namespace) because it is being terminated")
+        }
+    }
+}
+
+/// Options that come with writes: `fieldManager`, `dryRun`, `fieldValidation`, `force`.
+public struct WriteOptions: Sendable {
+    public var fieldManager: String = ""
+    public var dryRun = false
+    public var fieldValidation = "Warn"
+    public var force = false
+    public var subresource: String? = nil
+    public init(fieldManager: String = "", dryRun: Bool = false, fieldValidation: String = "Warn", force: Bool = false) {
+        self.fieldManager = fieldManager
+        self.dryRun = dryRun
+        self.fieldValidation = fieldValidation
+        self.force = force
+    }
+}
+
+/// What a write returns: the object, and warnings to send as `Warning` headers.
+public struct WriteResult: Sendable {
+    public var object: JSONValue
+    public var warnings: [String] = []
+}

@@ -1,0 +1,97 @@
+public import Foundation
+import Hummingbird
+import KubeAPI
+public import Logging
+
+/// Runs the API server: opens storage, bootstraps, serves HTTP until SIGTERM/SIGINT.
+public enum ServerRunner {
+    public struct Config: Sendable {
+        public var dataDir: String
+        public var bindAddress: String = "127.0.0.1"
+        public var port: Int = 6443
+        public var kubeconfigOut: String? = nil
+        public init(dataDir: String) { self.dataDir = dataDir }
+    }
+
+    public static func run(_ config: Config, logger: Logger) async throws {
+        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: config.dataDir + "/state.db")
+        let api = APIServer(store: store, logger: logger)
+        try await api.bootstrap()
+        let app = Application(
+            responder: APIHTTPResponder(api: api),
+            configuration: .init(address: .hostname(config.bindAddress, port: config.port), serverName: "swiftlet"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? config.port
+                if let out = config.kubeconfigOut {
+                    do {
+                        try Kubeconfig.write(to: out, server: "http://\(config.bindAddress == "0.0.0.0" ? "127.0.0.1" : config.bindAddress):\(port)")
+                        logger.info("kubeconfig written to \(out)")
+                    } catch {
+                        logger.error("cannot write kubeconfig \(out): \(error)")
+                    }
+                }
+                logger.info("swiftlet API server listening on \(config.bindAddress):\(port)")
+            },
+            logger: logger
+        )
+        try await app.runService()
+    }
+}
+
+/// A kubeconfig that kubectl can use as-is.
+public enum Kubeconfig {
+    public static func render(server: String) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - cluster:
+            server: \(server)
+          name: swiftlet
+        contexts:
+        - context:
+            cluster: swiftlet
+            user: swiftlet-admin
+            namespace: default
+          name: swiftlet
+        current-context: swiftlet
+        preferences: {}
+        users:
+        - name: swiftlet-admin
+          user: {}
+
+        """
+    }
+
+    /// Writes crash-safely: temp file, fsync, rename.
+    public static func write(to path: String, server: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try AtomicFile.write(Array(render(server: server).utf8), to: path, mode: 0o600)
+    }
+}
+
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                close(fd)
+                unlink(tmp)
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+            off += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import KubeAPI
+import NIOCore
+
+/// Watch streams: newline-delimited `{"type","object"}` events with resourceVersion semantics,
+/// bookmarks, `sendInitialEvents`, selectors (objects leaving a selector are sent as DELETED),
+/// and 410 Gone as an ERROR event when the revision was compacted.
+enum Watch {
+    enum Item: Sendable {
+        case event(String, JSONValue)
+        case bookmark
+        case end
+    }
+
+    static func table(_ r: ResourceInfo, _ items: [JSONValue], resourceVersion: String, includeObject: String?,
+                      columns: Bool = true) -> JSONValue
+    {
+        let now = Date()
+        let cols: [JSONValue] = columns ? Tables.columns(for: r).compactMap { try? JSONValueEncoder().encode($0) } : []
+        let rows: [JSONValue] = items.map { o in
+            var row: JSONValue = ["cells": .array(Tables.cells(for: r, o, now: now))]
+            switch includeObject ?? "Metadata" {
+            case "None": break
+            case "Object": row["object"] = o
+            default:
+                row["object"] = ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                 "metadata": o["metadata"] ?? .emptyObject]
+            }
+            return row
+        }
+        return ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": ["resourceVersion": .string(resourceVersion)],
+                "columnDefinitions": .array(cols), "rows": .array(rows)]
+    }
+
+    static func serve(api: APIServer, _ r: ResourceInfo, namespace: String?, query q: APIHTTPResponder.Query, table: Bool)
+        async throws -> Response
+    {
+        let ls: LabelSelectorExpr = try q["labelSelector"].map { s in
+            do { return try LabelSelectorExpr(parsing: s) } catch { throw APIError.badRequest("unable to parse requirement: \(error)") }
+        } ?? .everything
+        let fs: FieldSelectorExpr
+        do { fs = try FieldSelectorExpr(parsing: q["fieldSelector"] ?? "") } catch { throw APIError.badRequest("\(error)") }
+        for req in fs.requirements where !FieldLabels.supported(r).contains(req.field) {
+            throw APIError.badRequest("field label not supported: \(req.field)")
+        }
+        let rvParam = q["resourceVersion"] ?? ""
+        let sendInitial = q["sendInitialEvents"] == "true" || rvParam.isEmpty || rvParam == "0"
+        let explicitInitial = q["sendInitialEvents"] == "true"
+        let bookmarks = q.bool("allowWatchBookmarks")
+        let timeout = q["timeoutSeconds"].flatMap { Int($0) }
+        let includeObject = q["includeObject"]
+        let prefix = r.prefix(namespace: namespace)
+
+        var initial: [JSONValue] = []
+        var startRev: Int64
+        var goneStatus: Status? = nil
+        if sendInitial && !(rvParam != "" && rvParam != "0" && !explicitInitial) {
+            let res = try await api.list(r, namespace: namespace, labelSelector: ls, fieldSelector: fs, limit: nil, continueToken: nil)
+            initial = res.items
+            startRev = Int64(res.resourceVersion) ?? 0
+        } else {
+            guard let v = Int64(rvParam) else { throw APIError.badRequest("invalid resource version: \(rvParam)") }
+            startRev = v
+        }
+        let storeStream: AsyncStream<StoreEvent>?
+        do {
+            storeStream = try await api.store.watch(prefix: prefix, after: startRev)
+        } catch StoreError.compacted(let req, let comp) {
+            storeStream = nil
+            goneStatus = APIError.gone("too old resource version: \(req) (\(comp))")
+        }
+        let (goneFinal, initialFinal, startFinal) = (goneStatus, initial, startRev)
+        let contentType = table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json"
+        let bookmarkInterval = api.bookmarkInterval
+        let store = api.store
+        let gv = r.groupVersion
+        let kind = r.kind
+        let body = ResponseBody { writer in
+            if let goneStatus = goneFinal {
+                let s = (try? JSONValueEncoder().encode(goneStatus)) ?? .null
+                var line = JSONWriter.bytes(["type": "ERROR", "object": s])
+                line.append(0x0a)
+                try await writer.write(ByteBuffer(bytes: line))
+                try await writer.finish(nil)
+                return
+            }
+            var sentColumns = false
+            func encode(_ type: String, _ obj: JSONValue) -> ByteBuffer {
+                var o = obj
+                if table, type != "BOOKMARK", type != "ERROR" {
+                    o = Watch.table(r, [obj], resourceVersion: obj.value(at: ["metadata", "resourceVersion"])?.stringValue ?? "",
+                                    includeObject: includeObject, columns: !sentColumns)
+                    sentColumns = true
+                }
+                var line = JSONWriter.bytes(["type": .string(type), "object": o])
+                line.append(0x0a)
+                return ByteBuffer(bytes: line)
+            }
+            for o in initialFinal { try await writer.write(encode("ADDED", o)) }
+            var lastRev = startFinal
+            if explicitInitial {
+                try await writer.write(encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
+                    "metadata": ["resourceVersion": .string(String(startFinal)), "annotations": ["k8s.io/initial-events-end": "true"]]]))
+            }
+            let (items, cont) = AsyncStream<Item>.makeStream(bufferingPolicy: .unbounded)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    guard let storeStream else { return }
+                    for await ev in storeStream {
+                        guard let obj = try? JSONParser.parse(ev.kv.value) else { continue }
+                        let nowMatch = APIServer.matches(r, obj, ls, fs)
+                        switch ev.type {
+                        case .added: if nowMatch { cont.yield(.event("ADDED", obj)) }
+                        case .deleted:
+                            if nowMatch {
+                                var o = obj
+                                o.setValue(.string(String(ev.revision)), at: ["metadata", "resourceVersion"])
+                                cont.yield(.event("DELETED", o))
+                            }
+                        case .modified:
+                            let prev = ev.prevValue.flatMap { try? JSONParser.parse($0) }
+                            let wasMatch = prev.map { APIServer.matches(r, $0, ls, fs) } ?? true
+                            if nowMatch && wasMatch { cont.yield(.event("MODIFIED", obj)) } else if nowMatch {
+                                cont.yield(.event("ADDED", obj))
+                            } else if wasMatch, prev != nil {
+                                var o = obj
+                                o.setValue(.string(String(ev.revision)), at: ["metadata", "resourceVersion"])
+                                cont.yield(.event("DELETED", o))
+                            }
+                        }
+                    }
+                    cont.yield(.end)
+                }
+                if bookmarks {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: bookmarkInterval)
+                            cont.yield(.bookmark)
+                        }
+                    }
+                }
+                if let timeout {
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(max(1, timeout)))
+                        cont.yield(.end)
+                    }
+                }
+                defer {
+                    group.cancelAll()
+                    cont.finish()
+                }
+                for await item in items {
+                    switch item {
+                    case .event(let type, let obj):
+                        if let rv = obj.value(at: ["metadata", "resourceVersion"])?.stringValue, let v = Int64(rv) { lastRev = max(lastRev, v) }
+                        try await writer.write(encode(type, obj))
+                    case .bookmark:
+                        let rev = max(lastRev, await store.currentRevision())
+                        try await writer.write(encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
+                                                                   "metadata": ["resourceVersion": .string(String(rev))]]))
+                    case .end:
+                        return
+                    }
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache, private"], body: body)
+    }
+}

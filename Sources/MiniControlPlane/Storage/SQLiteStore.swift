@@ -1,0 +1,305 @@
+import Foundation
+import GRDB
+
+/// The default `Store`: SQLite through GRDB in WAL mode with `synchronous=FULL`, so every
+/// acknowledged write survives SIGKILL and power loss.
+///
+/// Writes are group-committed: requests that arrive while a transaction is being written
+/// queue up and go together in the next one, each with its own revision. Reads are served
+/// from an in-memory copy of the key space (the "watch cache" of the Kubernetes API server),
+/// which is only updated after the transaction is durable. Watch history is the `log`
+/// table, mirrored in memory back to the compaction point.
+public actor SQLiteStore: Store {
+    private struct Entry {
+        var value: [UInt8]
+        var createRevision: Int64
+        var modRevision: Int64
+    }
+
+    private struct Pending {
+        var op: StoreWrite
+        var continuation: CheckedContinuation<KeyValue, any Error>
+    }
+
+    private struct Watcher {
+        var prefix: String
+        var continuation: AsyncStream<StoreEvent>.Continuation
+    }
+
+    private let db: DatabaseQueue
+    /// Buckets by resource prefix (`/registry/pods/`) so lists only scan their own kind.
+    private var buckets: [String: [String: Entry]] = [:]
+    private var revision: Int64 = 0
+    private var compacted: Int64 = 0
+    private var history: [StoreEvent] = []
+    private var pending: [Pending] = []
+    private var flushing = false
+    private var watchers: [UUID: Watcher] = [:]
+    /// History kept in memory and on disk, in revisions, before automatic compaction.
+    private let historyLimit: Int
+
+    /// Opens (or creates) the database at `path`; `":memory:"` gives a throwaway store.
+    public init(path: String, historyLimit: Int = 100_000) throws {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+            }
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        if path == ":memory:" {
+            db = try DatabaseQueue(configuration: config)
+        } else {
+            db = try DatabaseQueue(path: path, configuration: config)
+        }
+        self.historyLimit = historyLimit
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL,
+                      create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS log (rev INTEGER PRIMARY KEY NOT NULL, key TEXT NOT NULL,
+                      type INTEGER NOT NULL, value BLOB NOT NULL, create_rev INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                    """)
+        }
+        var loaded: [String: [String: Entry]] = [:]
+        var rev: Int64 = 0
+        var comp: Int64 = 0
+        var hist: [StoreEvent] = []
+        try db.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT key, value, create_rev, mod_rev FROM kv")
+            while let row = try rows.next() {
+                let key: String = row[0]
+                let data: Data = row[1]
+                let e = Entry(value: [UInt8](data), createRevision: row[2], modRevision: row[3])
+                loaded[Self.bucket(of: key), default: [:]][key] = e
+                rev = max(rev, e.modRevision)
+            }
+            if let r = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'revision'") { rev = max(rev, r) }
+            comp = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'compacted'") ?? 0
+            let logRows = try Row.fetchCursor(db, sql: "SELECT rev, key, type, value, create_rev FROM log ORDER BY rev")
+            while let row = try logRows.next() {
+                let t: Int = row[2]
+                let data: Data = row[3]
+                let kv = KeyValue(key: row[1], value: [UInt8](data), createRevision: row[4], modRevision: row[0])
+                hist.append(StoreEvent(type: t == 0 ? .added : t == 1 ? .modified : .deleted, kv: kv))
+                rev = max(rev, kv.modRevision)
+            }
+        }
+        buckets = loaded
+        revision = rev
+        compacted = comp
+        history = hist
+    }
+
+    static func bucket(of key: String) -> String {
+        // "/registry/pods/ns/name" → "/registry/pods/"; CRDs: "/registry/<group>/<plural>/…"
+        var slashes = 0
+        var idx = key.startIndex
+        while idx < key.endIndex {
+            if key[idx] == "/" {
+                slashes += 1
+                if slashes == 3 {
+                    let b = String(key[...idx])
+                    if b.contains(".") {  // group-qualified: one more segment
+                        if let next = key[key.index(after: idx)...].firstIndex(of: "/") { return String(key[...next]) }
+                    }
+                    return b
+                }
+            }
+            idx = key.index(after: idx)
+        }
+        return key
+    }
+
+    public func currentRevision() -> Int64 { revision }
+    public func compactedRevision() -> Int64 { compacted }
+
+    public func get(_ key: String) -> KeyValue? {
+        guard let e = buckets[Self.bucket(of: key)]?[key] else { return nil }
+        return KeyValue(key: key, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision)
+    }
+
+    public func list(prefix: String) -> (items: [KeyValue], revision: Int64) {
+        var out: [KeyValue] = []
+        for (b, entries) in buckets where b.hasPrefix(prefix) || prefix.hasPrefix(b) {
+            for (k, e) in entries where k.hasPrefix(prefix) {
+                out.append(KeyValue(key: k, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision))
+            }
+        }
+        out.sort { $0.key < $1.key }
+        return (out, revision)
+    }
+
+    public func count(prefix: String) -> Int {
+        var n = 0
+        for (b, entries) in buckets where b.hasPrefix(prefix) || prefix.hasPrefix(b) {
+            n += entries.keys.lazy.filter { $0.hasPrefix(prefix) }.count
+        }
+        return n
+    }
+
+    public func write(_ op: StoreWrite) async throws -> KeyValue {
+        try await withCheckedThrowingContinuation { cont in
+            pending.append(Pending(op: op, continuation: cont))
+            if !flushing {
+                flushing = true
+                Task { await self.flushLoop() }
+            }
+        }
+    }
+
+    private enum RowOp: Sendable {
+        case put(key: String, value: Data, createRev: Int64, modRev: Int64, type: Int)
+        case delete(key: String, prev: Data, createRev: Int64, rev: Int64)
+    }
+
+    private func flushLoop() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            var staged: [String: Entry?] = [:]
+            var rows: [RowOp] = []
+            var results: [Result<StoreEvent, any Error>] = []
+            var rev = revision
+            for p in batch {
+                let key = p.op.key
+                let current: Entry? = staged[key] ?? buckets[Self.bucket(of: key)]?[key]
+                do {
+                    switch p.op {
+                    case .create(_, let make):
+                        if current != nil { throw StoreError.keyExists(key) }
+                        let value = try make(rev + 1)
+                        rev += 1
+                        let e = Entry(value: value, createRevision: rev, modRevision: rev)
+                        staged[key] = .some(e)
+                        rows.append(.put(key: key, value: Data(value), createRev: rev, modRev: rev, type: 0))
+                        results.append(.success(StoreEvent(type: .added, kv: KeyValue(key: key, value: value, createRevision: rev, modRevision: rev))))
+                    case .update(_, let expected, let make):
+                        guard let cur = current else { throw StoreError.notFound(key) }
+                        if let expected, expected != cur.modRevision {
+                            throw StoreError.conflict(key: key, current: cur.modRevision)
+                        }
+                        let value = try make(rev + 1)
+                        rev += 1
+                        let e = Entry(value: value, createRevision: cur.createRevision, modRevision: rev)
+                        staged[key] = .some(e)
+                        rows.append(.put(key: key, value: Data(value), createRev: cur.createRevision, modRev: rev, type: 1))
+                        results.append(.success(StoreEvent(type: .modified, kv: KeyValue(key: key, value: value, createRevision: cur.createRevision, modRevision: rev), prevValue: cur.value)))
+                    case .delete(_, let expected):
+                        guard let cur = current else { throw StoreError.notFound(key) }
+                        if let expected, expected != cur.modRevision {
+                            throw StoreError.conflict(key: key, current: cur.modRevision)
+                        }
+                        rev += 1
+                        staged[key] = .some(nil)
+                        rows.append(.delete(key: key, prev: Data(cur.value), createRev: cur.createRevision, rev: rev))
+                        results.append(.success(StoreEvent(type: .deleted, kv: KeyValue(key: key, value: cur.value, createRevision: cur.createRevision, modRevision: rev))))
+                    }
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            let finalRev = rev
+            let toWrite = rows
+            do {
+                if !toWrite.isEmpty {
+                    try await db.write { db in
+                        for r in toWrite {
+                            switch r {
+                            case .put(let key, let value, let createRev, let modRev, let type):
+                                try db.execute(
+                                    sql: "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev) VALUES (?, ?, ?, ?)",
+                                    arguments: [key, value, createRev, modRev])
+                                try db.execute(
+                                    sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, ?, ?, ?)",
+                                    arguments: [modRev, key, type, value, createRev])
+                            case .delete(let key, let prev, let createRev, let rev):
+                                try db.execute(sql: "DELETE FROM kv WHERE key = ?", arguments: [key])
+                                try db.execute(
+                                    sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, 2, ?, ?)",
+                                    arguments: [rev, key, prev, createRev])
+                            }
+                        }
+                        try db.execute(
+                            sql: "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?)", arguments: [finalRev])
+                    }
+                }
+            } catch {
+                for p in batch { p.continuation.resume(throwing: StoreError.io("\(error)")) }
+                continue
+            }
+            // Durable: publish to memory, history and watchers, in revision order.
+            revision = finalRev
+            for (key, e) in staged {
+                let b = Self.bucket(of: key)
+                if let e { buckets[b, default: [:]][key] = e } else { buckets[b]?[key] = nil }
+            }
+            for (p, r) in zip(batch, results) {
+                switch r {
+                case .success(let ev):
+                    history.append(ev)
+                    publish(ev)
+                    p.continuation.resume(returning: ev.kv)
+                case .failure(let e):
+                    p.continuation.resume(throwing: e)
+                }
+            }
+            if history.count > historyLimit + historyLimit / 4 {
+                let target = history[history.count - historyLimit].revision
+                try? await compact(target)
+            }
+        }
+        flushing = false
+    }
+
+    private func publish(_ ev: StoreEvent) {
+        for (_, w) in watchers where ev.kv.key.hasPrefix(w.prefix) {
+            w.continuation.yield(ev)
+        }
+    }
+
+    public func watch(prefix: String, after: Int64) throws -> AsyncStream<StoreEvent> {
+        if after < compacted {
+            throw StoreError.compacted(requested: after, compacted: compacted)
+        }
+        let id = UUID()
+        let (stream, cont) = AsyncStream<StoreEvent>.makeStream(bufferingPolicy: .unbounded)
+        // Replay history after `after`, then register: no await in between, so no gap.
+        if after < revision {
+            let start = firstIndex(after: after)
+            for ev in history[start...] where ev.kv.key.hasPrefix(prefix) { cont.yield(ev) }
+        }
+        watchers[id] = Watcher(prefix: prefix, continuation: cont)
+        cont.onTermination = { [weak self] _ in
+            Task { await self?.removeWatcher(id) }
+        }
+        return stream
+    }
+
+    private func firstIndex(after rev: Int64) -> Int {
+        var lo = 0
+        var hi = history.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if history[mid].revision <= rev { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    private func removeWatcher(_ id: UUID) { watchers[id] = nil }
+
+    public var watcherCount: Int { watchers.count }
+
+    public func compact(_ rev: Int64) async throws {
+        guard rev > compacted else { return }
+        let target = min(rev, revision)
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM log WHERE rev <= ?", arguments: [target])
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (name, value) VALUES ('compacted', ?)", arguments: [target])
+        }
+        compacted = target
+        history.removeFirst(firstIndex(after: target))
+    }
+}

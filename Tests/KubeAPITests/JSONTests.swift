@@ -1,0 +1,132 @@
+import Testing
+@testable import KubeAPI
+
+@Suite struct JSONTests {
+    @Test func parsesAndWritesRoundTrip() throws {
+        let text = #"{"a":[1,-2,3.5,true,false,null],"b":{"c":"x\"y\\z\n\u00e9\ud83d\ude00"},"n":9007199254740993}"#
+        let v = try JSONParser.parse(text)
+        #expect(v["n"] == .int(9_007_199_254_740_993))  // exact beyond double precision
+        #expect(v.value(at: "b.c")?.stringValue == "x\"y\\z\né😀")
+        let again = try JSONParser.parse(JSONWriter.string(v))
+        #expect(again == v)
+    }
+
+    @Test(arguments: ["{", "[1,]", "{\"a\" 1}", "tru", "01x", "\"abc", "{\"a\":1}x", "[1 2]"])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func errorNamesTheOffset() {
+        do {
+            _ = try JSONParser.parse("{\"a\": x}")
+            Issue.record("should not parse")
+        } catch {
+            #expect(error.offset == 6)
+            #expect(error.description.contains("invalid character 'x'"))
+        }
+    }
+
+    @Test func setValueCreatesIntermediateObjects() {
+        var v: JSONValue = [:]
+        v.setValue("1", at: ["metadata", "labels", "app"])
+        #expect(v.value(at: "metadata.labels.app") == "1")
+        v.setValue(nil, at: ["metadata", "labels", "app"])
+        #expect(v.value(at: "metadata.labels")?.objectValue?.isEmpty == true)
+    }
+}
+
+@Suite struct TypedCodingTests {
+    @Test func unknownFieldsSurviveReadModifyWrite() throws {
+        let wire: JSONValue = [
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": ["name": "p", "futureMeta": "keep-me"],
+            "spec": ["containers": [["name": "c", "image": "busybox", "newContainerField": ["x": 1]]],
+                     "brandNewSpecField": true],
+            "topLevelExtra": [1, 2],
+        ]
+        var pod = try JSONValueDecoder().decode(Pod.self, from: wire)
+        pod.spec?.containers[0].image = "busybox:2"
+        let out = try JSONValueEncoder().encode(pod)
+        #expect(out.value(at: "metadata.futureMeta") == "keep-me")
+        #expect(out.value(at: "spec.brandNewSpecField") == true)
+        #expect(out["topLevelExtra"] == [1, 2])
+        #expect(out.value(at: ["spec", "containers"])?.arrayValue?[0]["newContainerField"] == ["x": 1])
+        #expect(out.value(at: ["spec", "containers"])?.arrayValue?[0]["image"] == "busybox:2")
+    }
+
+    @Test func reportsUnknownFieldPaths() throws {
+        let wire: JSONValue = ["metadata": ["name": "d"], "spec": ["containers": [["name": "c", "bogus": 1]], "typo": 2]]
+        let (_, unknown) = try JSONValueDecoder().decodeReportingUnknown(Pod.self, from: wire)
+        #expect(unknown.sorted() == ["spec.containers[0].bogus", "spec.typo"])
+    }
+
+    @Test func typeErrorsNameTheField() {
+        let wire: JSONValue = ["metadata": ["name": "d"], "spec": ["replicas": "three", "selector": [:], "template": [:]]]
+        #expect {
+            _ = try JSONValueDecoder().decode(Deployment.self, from: wire)
+        } throws: { error in
+            (error as? JSONValueDecodingError)?.path == "spec.replicas"
+        }
+    }
+
+    @Test func nilOptionalsAreOmitted() throws {
+        let out = try JSONValueEncoder().encode(ObjectMeta(name: "x"))
+        #expect(out == ["name": "x"])
+    }
+}
+
+@Suite struct QuantityTests {
+    static let cases: [(String, Int128)] = [
+        ("100m", 100_000_000), ("1", 1_000_000_000), ("1Ki", 1_024_000_000_000),
+        ("1.5", 1_500_000_000), ("1e3", 1_000_000_000_000), ("2Gi", 2_147_483_648_000_000_000),
+        ("0.1m", 100_000), ("1n", 1), ("-5m", -5_000_000), ("500M", 500_000_000_000_000_000),
+    ]
+    @Test(arguments: cases)
+    func parsesExactly(_ text: String, _ nanos: Int128) throws {
+        #expect(try Quantity(text).nanos == nanos)
+    }
+
+    @Test func comparesAcrossUnits() throws {
+        #expect(try Quantity("1000m") == Quantity("1"))
+        #expect(try Quantity("1Ki") == Quantity("1024"))
+        #expect(try Quantity("1Gi") > Quantity("1G"))
+        #expect(try Quantity("250m").milliValue == 250)
+        #expect(try Quantity("1.1").value == 2)  // rounds up, as Kubernetes' Value()
+    }
+
+    @Test(arguments: ["", "abc", "1.2.3", "1Zi", "m", "--1", "1e999"])
+    func rejectsInvalid(_ text: String) {
+        #expect(throws: Quantity.ParseError.self) { try Quantity(text) }
+    }
+}
+
+@Suite struct SelectorTests {
+    @Test func labelSelectorGrammar() throws {
+        let s = try LabelSelectorExpr(parsing: "app=web, tier in (fe,be),!canary,env!=prod,version")
+        #expect(s.matches(["app": "web", "tier": "fe", "version": "1"]))
+        #expect(!s.matches(["app": "web", "tier": "fe", "version": "1", "canary": "y"]))
+        #expect(!s.matches(["app": "web", "tier": "db", "version": "1"]))
+        #expect(!s.matches(["app": "web", "tier": "fe", "env": "prod", "version": "1"]))
+        #expect(!s.matches(["app": "web", "tier": "fe"]))
+    }
+
+    @Test func structuredSelector() throws {
+        var ls = LabelSelector(matchLabels: ["app": "x"])
+        ls.matchExpressions = [LabelSelectorRequirement(key: "t", operator: "NotIn", values: ["a"])]
+        let e = try LabelSelectorExpr(ls)
+        #expect(e.matches(["app": "x", "t": "b"]))
+        #expect(!e.matches(["app": "x", "t": "a"]))
+    }
+
+    @Test(arguments: ["app in a", "=x", "a b", "app=(x"])
+    func rejectsBadSelectors(_ s: String) {
+        #expect(throws: (any Error).self) { try LabelSelectorExpr(parsing: s) }
+    }
+
+    @Test func fieldSelectors() throws {
+        let f = try FieldSelectorExpr(parsing: "spec.nodeName=n1,status.phase!=Failed")
+        #expect(f.matches(["spec.nodeName": "n1", "status.phase": "Running"]))
+        #expect(!f.matches(["spec.nodeName": "n1", "status.phase": "Failed"]))
+        #expect(!f.matches(["spec.nodeName": "n2"]))
+    }
+}

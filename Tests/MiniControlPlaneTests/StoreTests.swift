@@ -1,0 +1,187 @@
+import KubeAPI
+import Foundation
+import Testing
+@testable import MiniControlPlane
+
+@Suite struct SQLiteStoreTests {
+    func tempDB() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sl-store-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("state.db").path
+    }
+
+    @Test func revisionsIncreaseAndConflictsAreDetected() async throws {
+        let s = try SQLiteStore(path: ":memory:")
+        let a = try await s.write(.create(key: "/registry/pods/ns/a") { rev in Array("a\(rev)".utf8) })
+        #expect(a.modRevision == 1 && a.createRevision == 1)
+        #expect(String(decoding: a.value, as: UTF8.self) == "a1")
+        await #expect(throws: StoreError.keyExists("/registry/pods/ns/a")) {
+            _ = try await s.write(.create(key: "/registry/pods/ns/a") { _ in [] })
+        }
+        let b = try await s.write(.update(key: "/registry/pods/ns/a", expected: 1) { _ in Array("b".utf8) })
+        #expect(b.modRevision == 2 && b.createRevision == 1)
+        await #expect(throws: StoreError.conflict(key: "/registry/pods/ns/a", current: 2)) {
+            _ = try await s.write(.update(key: "/registry/pods/ns/a", expected: 1) { _ in [] })
+        }
+        _ = try await s.write(.delete(key: "/registry/pods/ns/a", expected: 2))
+        #expect(await s.get("/registry/pods/ns/a") == nil)
+        #expect(await s.currentRevision() == 3)
+    }
+
+    @Test func concurrentWritesGetDistinctRevisions() async throws {
+        let s = try SQLiteStore(path: tempDB())
+        try await withThrowingTaskGroup(of: Int64.self) { g in
+            for i in 0..<200 {
+                g.addTask { try await s.write(.create(key: "/registry/configmaps/ns/c\(i)") { _ in [1] }).modRevision }
+            }
+            var revs = Set<Int64>()
+            for try await r in g { revs.insert(r) }
+            #expect(revs.count == 200)
+            #expect(revs == Set(1...200))
+        }
+        #expect(await s.count(prefix: "/registry/configmaps/") == 200)
+    }
+
+    @Test func watchReplaysHistoryThenLiveWithoutGaps() async throws {
+        let s = try SQLiteStore(path: ":memory:")
+        for i in 0..<5 { _ = try await s.write(.create(key: "/registry/pods/ns/p\(i)") { _ in [UInt8(i)] }) }
+        let stream = try await s.watch(prefix: "/registry/pods/ns/", after: 2)
+        for i in 5..<8 { _ = try await s.write(.create(key: "/registry/pods/ns/p\(i)") { _ in [UInt8(i)] }) }
+        var seen: [Int64] = []
+        for await ev in stream {
+            seen.append(ev.revision)
+            if seen.count == 5 { break }
+        }
+        #expect(seen == [3, 4, 5, 6, 7])
+    }
+
+    @Test func compactionMakesOldRevisionsGone() async throws {
+        let s = try SQLiteStore(path: ":memory:")
+        for i in 0..<10 { _ = try await s.write(.create(key: "/registry/pods/ns/p\(i)") { _ in [] }) }
+        try await s.compact(6)
+        await #expect(throws: StoreError.compacted(requested: 3, compacted: 6)) {
+            _ = try await s.watch(prefix: "/registry/pods/", after: 3)
+        }
+        _ = try await s.watch(prefix: "/registry/pods/", after: 6)
+    }
+
+    @Test func everyAcknowledgedWriteSurvivesReopen() async throws {
+        let path = tempDB()
+        do {
+            let s = try SQLiteStore(path: path)
+            for i in 0..<50 { _ = try await s.write(.create(key: "/registry/pods/ns/p\(i)") { rev in Array("\(rev)".utf8) }) }
+            _ = try await s.write(.delete(key: "/registry/pods/ns/p0", expected: nil))
+        }
+        let s2 = try SQLiteStore(path: path)
+        #expect(await s2.currentRevision() == 51)
+        #expect(await s2.count(prefix: "/registry/pods/") == 49)
+        // history survives too: a watcher can resume from before the restart
+        let stream = try await s2.watch(prefix: "/registry/pods/", after: 49)
+        var types: [StoreEventType] = []
+        for await ev in stream {
+            types.append(ev.type)
+            if types.count == 2 { break }
+        }
+        #expect(types == [.added, .deleted])
+    }
+
+    @Test func bucketsByResource() {
+        #expect(SQLiteStore.bucket(of: "/registry/pods/ns/a") == "/registry/pods/")
+        #expect(SQLiteStore.bucket(of: "/registry/example.com/widgets/ns/w") == "/registry/example.com/widgets/")
+    }
+}
+
+@Suite struct PatchTests {
+    @Test func mergePatchDeletesWithNull() {
+        let out = Patch.mergePatch(["a": 1, "b": ["c": 2, "d": 3]], ["b": ["c": nil, "e": 4], "f": "x"])
+        #expect(out == ["a": 1, "b": ["d": 3, "e": 4], "f": "x"])
+    }
+
+    @Test func jsonPatchOperations() throws {
+        let doc: JSONValue = ["a": [1, 2], "b": "x"]
+        let out = try Patch.jsonPatch(doc, [
+            ["op": "add", "path": "/a/1", "value": 9], ["op": "replace", "path": "/b", "value": "y"],
+            ["op": "remove", "path": "/a/0"], ["op": "test", "path": "/b", "value": "y"],
+            ["op": "copy", "from": "/b", "path": "/c"],
+        ])
+        #expect(out == ["a": [9, 2], "b": "y", "c": "y"])
+        #expect(throws: PatchError.self) { try Patch.jsonPatch(doc, [["op": "test", "path": "/b", "value": "nope"]]) }
+        #expect(throws: PatchError.self) { try Patch.jsonPatch(doc, [["op": "remove", "path": "/zz"]]) }
+    }
+
+    @Test func strategicMergeMergesContainersByName() throws {
+        let live: JSONValue = ["spec": ["containers": [["name": "a", "image": "1"], ["name": "b", "image": "1"]],
+                                        "finalizers": ["x"]]]
+        let patch: JSONValue = ["spec": ["containers": [["name": "b", "image": "2"], ["name": "c", "image": "3"]],
+                                         "$setElementOrder/containers": [["name": "c"], ["name": "a"], ["name": "b"]],
+                                         "finalizers": ["y"]]]
+        let out = try Patch.strategicMerge(live, patch)
+        let cs = out.value(at: ["spec", "containers"])?.arrayValue ?? []
+        #expect(cs.map { $0["name"]?.stringValue ?? "" } == ["c", "a", "b"])
+        #expect(cs[2]["image"] == "2")
+        #expect(out.value(at: ["spec", "finalizers"]) == ["x", "y"])
+        #expect(out.value(at: ["spec"])?["$setElementOrder/containers"] == nil)
+    }
+
+    @Test func strategicMergeDeleteDirective() throws {
+        let live: JSONValue = ["env": [["name": "A", "value": "1"], ["name": "B", "value": "2"]]]
+        let out = try Patch.strategicMerge(live, ["env": [["name": "A", "$patch": "delete"]]])
+        #expect(out["env"] == [["name": "B", "value": "2"]])
+    }
+
+    @Test func applyRemovesFieldsTheManagerDropped() throws {
+        let first: JSONValue = ["metadata": ["labels": ["a": "1", "b": "2"]], "data": ["k": "v", "old": "x"]]
+        let live = try Patch.apply(live: [:], config: first, previous: nil, others: [])
+        let second: JSONValue = ["metadata": ["labels": ["a": "1"]], "data": ["k": "v2"]]
+        let out = try Patch.apply(live: live, config: second, previous: Patch.fieldsV1(first), others: [])
+        #expect(out == ["metadata": ["labels": ["a": "1"]], "data": ["k": "v2"]])
+    }
+}
+
+@Suite struct TableTests {
+    static let durations: [(Double, String)] = [
+        (5, "5s"), (119, "119s"), (125, "2m5s"), (600, "10m"), (10_920, "3h2m"), (180_000, "2d2h"),
+        (34_560_000, "400d"), (94_608_000, "3y"),
+    ]
+    @Test(arguments: durations)
+    func humanDurationMatchesGo(_ seconds: Double, _ text: String) {
+        #expect(Tables.humanDuration(seconds) == text)
+    }
+
+    @Test func podStatusColumn() {
+        let pod: JSONValue = [
+            "metadata": ["name": "p", "creationTimestamp": "2026-01-01T00:00:00Z"],
+            "spec": ["containers": [["name": "a"], ["name": "b"]], "nodeName": "n1"],
+            "status": ["phase": "Running", "podIP": "10.244.0.5",
+                       "containerStatuses": [
+                        ["name": "a", "ready": true, "restartCount": 0, "state": ["running": [:]]],
+                        ["name": "b", "ready": false, "restartCount": 3, "state": ["waiting": ["reason": "CrashLoopBackOff"]]],
+                       ]],
+        ]
+        let r = ResourceInfo(group: "", version: "v1", resource: "pods", singular: "pod", kind: "Pod", namespaced: true)
+        let cells = Tables.cells(for: r, pod, now: Date(timeIntervalSince1970: 1_767_225_700))
+        #expect(cells[0] == "p")
+        #expect(cells[1] == "1/2")
+        #expect(cells[2] == "CrashLoopBackOff")
+        #expect(cells[3] == "3")
+        #expect(cells[5] == "10.244.0.5")
+        #expect(cells[6] == "n1")
+    }
+}
+
+@Suite struct AllocatorTests {
+    @Test func clusterIPsAreUniqueAndConflictsDetected() async throws {
+        let a = ServiceAllocators(serviceCIDR: "10.96.0.0/28")
+        var seen = Set<String>()
+        for _ in 0..<14 { seen.insert(try await a.allocateIP(nil)) }
+        #expect(seen.count == 14)
+        await #expect(throws: ServiceAllocators.AllocationError.ipRangeFull) { _ = try await a.allocateIP(nil) }
+        let b = ServiceAllocators()
+        #expect(try await b.allocateIP("10.96.0.10") == "10.96.0.10")
+        await #expect(throws: ServiceAllocators.AllocationError.ipAllocated("10.96.0.10")) { _ = try await b.allocateIP("10.96.0.10") }
+        await #expect(throws: ServiceAllocators.AllocationError.ipOutOfRange("192.0.2.1")) { _ = try await b.allocateIP("192.0.2.1") }
+        #expect(try await b.allocatePort(30080) == 30080)
+        await #expect(throws: ServiceAllocators.AllocationError.portAllocated(30080)) { _ = try await b.allocatePort(30080) }
+        await #expect(throws: ServiceAllocators.AllocationError.portOutOfRange(80)) { _ = try await b.allocatePort(80) }
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import TestSupport
+import Testing
+
+let manifest = """
+    apiVersion: v1
+    kind: Namespace
+    metadata:
+      name: demo
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+      namespace: demo
+      labels: {app: web}
+    spec:
+      replicas: 3
+      selector:
+        matchLabels: {app: web}
+      template:
+        metadata:
+          labels: {app: web}
+        spec:
+          containers:
+          - name: httpd
+            image: busybox:1.36
+            command: ["httpd", "-f", "-p", "8080"]
+            ports: [{containerPort: 8080}]
+            resources: {requests: {cpu: 100m, memory: 64Mi}}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata:
+      name: web
+      namespace: demo
+    spec:
+      selector: {app: web}
+      ports: [{port: 80, targetPort: 8080}]
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: web-config
+      namespace: demo
+    data:
+      greeting: hello
+    """
+
+func pod(_ name: String, ns: String = "demo", labels: String = "{app: x}") -> String {
+    """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: \(name), namespace: \(ns), labels: \(labels)}
+    spec:
+      containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
+    """
+}
+
+@Suite(.serialized, .enabled(if: TestPaths.hasKubectl, "kubectl 1.35 is not installed: run scripts/setup.sh"))
+struct KubectlScenarioTests {
+    @Test func applyMultiDocumentTwiceThenChange() throws {
+        let h = try ServerHarness(name: "apply")
+        let first = try h.kubectl("apply", "-f", "-", stdin: manifest)
+        #expect(first.ok, "\(first)")
+        #expect(first.stdout == """
+            namespace/demo created
+            deployment.apps/web created
+            service/web created
+            configmap/web-config created
+
+            """)
+        let second = try h.kubectl("apply", "-f", "-", stdin: manifest)
+        #expect(second.stdout == """
+            namespace/demo unchanged
+            deployment.apps/web unchanged
+            service/web unchanged
+            configmap/web-config unchanged
+
+            """, "\(second)")
+        let third = try h.kubectl("apply", "-f", "-", stdin: manifest.replacingOccurrences(of: "greeting: hello", with: "greeting: hi"))
+        #expect(third.stdout.contains("configmap/web-config configured"), "\(third)")
+        #expect(third.stdout.contains("deployment.apps/web unchanged"))
+        let cm = try h.kubectl("get", "cm", "web-config", "-n", "demo", "-o", "jsonpath={.data.greeting}")
+        #expect(cm.stdout == "hi")
+        // server-side apply of the same documents
+        let ssa = try h.kubectl("apply", "--server-side", "-f", "-", stdin: manifest)
+        #expect(ssa.ok, "\(ssa)")
+        #expect(ssa.stdout.contains("deployment.apps/web serverside-applied"))
+    }
+
+    @Test func getOutputsMatchKubernetes() throws {
+        let h = try ServerHarness(name: "get")
+        try h.kubectl("apply", "-f", "-", stdin: manifest)
+        for n in ["b-pod", "a-pod", "c-pod"] { #expect(try h.kubectl("apply", "-f", "-", stdin: pod(n)).ok) }
+        let wide = try h.kubectl("get", "pods", "-n", "demo", "-o", "wide")
+        let header = wide.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(header.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"], "\(wide)")
+        #expect(wide.stdout.contains("a-pod   0/1     Pending   0"))
+        let svc = try h.kubectl("get", "svc", "web", "-n", "demo")
+        #expect(svc.stdout.hasPrefix("NAME   TYPE        CLUSTER-IP"), "\(svc)")
+        #expect(svc.stdout.contains("80/TCP"))
+        let deploy = try h.kubectl("get", "deploy", "-n", "demo")
+        #expect(deploy.stdout.hasPrefix("NAME   READY   UP-TO-DATE   AVAILABLE   AGE"), "\(deploy)")
+        #expect(deploy.stdout.contains("web    0/3     0            0"))
+        let yaml = try h.kubectl("get", "pod", "a-pod", "-n", "demo", "-o", "yaml")
+        #expect(yaml.stdout.contains("kind: Pod"))
+        #expect(yaml.stdout.contains("terminationGracePeriodSeconds: 30"))
+        #expect(yaml.stdout.contains("phase: Pending"))
+        let cols = try h.kubectl("get", "pods", "-n", "demo", "-o", "custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image",
+                                 "--sort-by=.metadata.name")
+        #expect(cols.stdout == """
+            NAME    IMAGE
+            a-pod   busybox:1.36
+            b-pod   busybox:1.36
+            c-pod   busybox:1.36
+
+            """, "\(cols)")
+        let ns = try h.kubectl("get", "ns")
+        for n in ["default", "kube-system", "kube-public", "kube-node-lease", "demo"] { #expect(ns.stdout.contains(n)) }
+        let cs = try h.kubectl("get", "componentstatuses")
+        #expect(cs.stdout.contains("etcd-0") && cs.stdout.contains("Healthy"), "\(cs)")
+        let selected = try h.kubectl("get", "pods", "-n", "demo", "-l", "app=x", "--field-selector", "metadata.name=b-pod", "-o", "name")
+        #expect(selected.stdout == "pod/b-pod\n", "\(selected)")
+    }
+
+    @Test func watchSeesAddsChangesAndDeletes() throws {
+        let h = try ServerHarness(name: "watch")
+        try h.kubectl("create", "namespace", "demo")
+        let w = try h.kubectlBackground("get", "pods", "-n", "demo", "--watch", "--output-watch-events", "-o", "name")
+        defer { w.stop() }
+        usleep(500_000)
+        #expect(try h.kubectl("apply", "-f", "-", stdin: pod("w1")).ok)
+        #expect(w.waitForOutput("ADDED pod/w1"), "\(w.output.string)")
+        #expect(try h.kubectl("label", "pod", "w1", "-n", "demo", "tier=x").ok)
+        #expect(w.waitForOutput("MODIFIED pod/w1"), "\(w.output.string)")
+        #expect(try h.kubectl("delete", "pod", "w1", "-n", "demo").ok)
+        #expect(w.waitForOutput("DELETED pod/w1"), "\(w.output.string)")
+        let evw = try h.kubectlBackground("get", "events", "-n", "demo", "--watch")
+        defer { evw.stop() }
+        usleep(300_000)
+        let ev = """
+            apiVersion: v1
+            kind: Event
+            metadata: {name: w1.1, namespace: demo}
+            involvedObject: {kind: Pod, name: w1, namespace: demo}
+            reason: Scheduled
+            message: Successfully assigned demo/w1 to node-1
+            type: Normal
+            source: {component: default-scheduler}
+            firstTimestamp: "2026-01-01T00:00:00Z"
+            lastTimestamp: "2026-01-01T00:00:00Z"
+            count: 1
+            """
+        #expect(try h.kubectl("create", "-f", "-", stdin: ev).ok)
+        #expect(evw.waitForOutput("Successfully assigned demo/w1 to node-1"), "\(evw.output.string)")
+        #expect(evw.output.string.contains("pod/w1"))
+    }
+
+    @Test func staleUpdateConflictsAndDeleteWorks() throws {
+        let h = try ServerHarness(name: "conflict")
+        try h.kubectl("apply", "-f", "-", stdin: manifest)
+        let stale = try h.kubectl("get", "cm", "web-config", "-n", "demo", "-o", "json")
+        #expect(try h.kubectl("patch", "cm", "web-config", "-n", "demo", "-p", #"{"data":{"x":"1"}}"#).ok)
+        let replace = try h.kubectl("replace", "-f", "-", stdin: stale.stdout)
+        #expect(!replace.ok)
+        #expect(replace.stderr.contains("Error from server (Conflict)"), "\(replace)")
+        #expect(replace.stderr.contains("the object has been modified; please apply your changes to the latest version and try again"))
+        let del = try h.kubectl("delete", "cm", "web-config", "-n", "demo")
+        #expect(del.stdout == "configmap \"web-config\" deleted from demo namespace\n", "\(del)")
+        let gone = try h.kubectl("get", "cm", "web-config", "-n", "demo")
+        #expect(gone.stderr.contains("Error from server (NotFound): configmaps \"web-config\" not found"), "\(gone)")
+        let nsDel = try h.kubectl("delete", "namespace", "demo", timeout: 30)
+        #expect(nsDel.ok, "\(nsDel)")
+        #expect(try h.kubectl("get", "deploy", "web", "-n", "demo").stderr.contains("not found"))
+    }
+
+    @Test func explainAndAPIResources() throws {
+        let h = try ServerHarness(name: "explain")
+        let explain = try h.kubectl("explain", "pod.spec")
+        #expect(explain.ok, "\(explain)")
+        #expect(explain.stdout.contains("FIELD: spec <PodSpec>"))
+        #expect(explain.stdout.contains("containers\t<[]Container> -required-"))
+        let replicas = try h.kubectl("explain", "deployment.spec.replicas")
+        #expect(replicas.stdout.contains("FIELD: replicas <integer>"), "\(replicas)")
+        let res = try h.kubectl("api-resources")
+        #expect(res.ok)
+        #expect(res.stdout.contains("deployments                 deploy       apps/v1"), "\(res)")
+        #expect(res.stdout.contains("pods                        po           v1                        true         Pod"))
+    }
+
+    @Test func customResourceDefinitionServesItsKind() throws {
+        let h = try ServerHarness(name: "crd")
+        let crd = """
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: widgets.example.com}
+            spec:
+              group: example.com
+              names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+              scope: Namespaced
+              versions:
+              - name: v1
+                served: true
+                storage: true
+                schema:
+                  openAPIV3Schema:
+                    type: object
+                    properties:
+                      spec: {type: object, properties: {size: {type: integer}, color: {type: string}}}
+                additionalPrinterColumns:
+                - {name: Size, type: integer, jsonPath: .spec.size}
+            """
+        #expect(try h.kubectl("apply", "-f", "-", stdin: crd).ok)
+        let w = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: default}\nspec: {size: 3, color: blue}\n"
+        let created = try h.kubectl("apply", "-f", "-", stdin: w)
+        #expect(created.stdout == "widget.example.com/w1 created\n", "\(created)")
+        let got = try h.kubectl("get", "wd")
+        #expect(got.stdout.hasPrefix("NAME   SIZE   AGE\nw1     3"), "\(got)")
+        #expect(try h.kubectl("apply", "-f", "-", stdin: w).stdout == "widget.example.com/w1 unchanged\n")
+        #expect(try h.kubectl("delete", "crd", "widgets.example.com").ok)
+        let after = try h.kubectl("get", "widgets.example.com")
+        #expect(!after.ok)
+    }
+
+    @Test func badInputIsRefusedAndNothingStored() throws {
+        let h = try ServerHarness(name: "bad")
+        let badName = try h.kubectl("apply", "-f", "-", stdin: pod("Bad_Name", ns: "default"))
+        #expect(badName.stderr.contains("metadata.name: Invalid value: \"Bad_Name\""), "\(badName)")
+        let negative = manifest.replacingOccurrences(of: "replicas: 3", with: "replicas: -1")
+        let neg = try h.kubectl("apply", "-f", "-", stdin: negative)
+        #expect(neg.stderr.contains("spec.replicas: Invalid value: -1: must be greater than or equal to 0"), "\(neg)")
+        let quantity = manifest.replacingOccurrences(of: "cpu: 100m", with: "cpu: lots")
+        let q = try h.kubectl("apply", "-f", "-", stdin: quantity)
+        #expect(q.stderr.contains("quantities must match the regular expression"), "\(q)")
+        let unknownField = try h.kubectl("apply", "-f", "-", stdin: pod("p", ns: "default").replacingOccurrences(of: "image: busybox:1.36", with: "image: busybox:1.36, bogus: 1"))
+        #expect(unknownField.stderr.contains("unknown field \"spec.containers[0].bogus\""), "\(unknownField)")
+        let unknownKind = try h.kubectl("apply", "-f", "-", stdin: "apiVersion: v9\nkind: Widget\nmetadata: {name: w}\n")
+        #expect(unknownKind.stderr.contains("no matches for kind \"Widget\" in version \"v9\""), "\(unknownKind)")
+        let malformed = try h.kubectl("apply", "-f", "-", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n")
+        #expect(!malformed.ok)
+        // nothing half-stored: only the built-in namespace objects exist
+        let pods = try h.kubectl("get", "pods", "-A", "-o", "name")
+        #expect(pods.stdout.isEmpty, "\(pods)")
+        let deploys = try h.kubectl("get", "deploy", "-A", "-o", "name")
+        #expect(deploys.stdout.isEmpty)
+        // raw API: 4xx Status objects that name the field
+        let raw = try h.kubectl("create", "--raw", "/api/v1/namespaces/default/services", "-f", "-",
+                                stdin: #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":70000}]}}"#)
+        #expect(raw.stderr.contains("spec.ports[0].port"), "\(raw)")
+    }
+
+    @Test func clusterIPAndNodePortConflicts() throws {
+        let h = try ServerHarness(name: "svc")
+        let svc = { (name: String, ip: String, np: Int) in
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: default}
+            spec: {type: NodePort, clusterIP: \(ip), ports: [{port: 80, nodePort: \(np)}]}
+            """
+        }
+        #expect(try h.kubectl("apply", "-f", "-", stdin: svc("a", "10.96.0.50", 30080)).ok)
+        let dupIP = try h.kubectl("apply", "-f", "-", stdin: svc("b", "10.96.0.50", 30081))
+        #expect(dupIP.stderr.contains("provided IP is already allocated"), "\(dupIP)")
+        let dupPort = try h.kubectl("apply", "-f", "-", stdin: svc("c", "10.96.0.51", 30080))
+        #expect(dupPort.stderr.contains("spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"), "\(dupPort)")
+        #expect(try h.kubectl("delete", "svc", "a").ok)
+        #expect(try h.kubectl("apply", "-f", "-", stdin: svc("d", "10.96.0.50", 30080)).ok)
+    }
+}
