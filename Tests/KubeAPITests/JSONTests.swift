@@ -130,3 +130,13 @@ import Testing
         #expect(!f.matches(["spec.nodeName": "n2"]))
     }
 }
+
+@Suite struct TableTypeTests {
+    @Test func decodesServerTables() throws {
+        let wire = try JSONParser.parse(#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"7"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","description":"","priority":0}],"rows":[{"cells":["a"],"object":{"kind":"PartialObjectMetadata"}}]}"#)
+        let t = try JSONValueDecoder().decode(Table.self, from: wire)
+        #expect(t.columnDefinitions.map(\.name) == ["Name"])
+        #expect(t.rows.first?.cells == ["a"])
+        #expect(t.metadata?.resourceVersion == "7")
+    }
+}

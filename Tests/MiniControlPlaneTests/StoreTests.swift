@@ -4,11 +4,14 @@ import Testing
 @testable import MiniControlPlane
 
 @Suite struct SQLiteStoreTests {
-    func tempDB() -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sl-store-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent("state.db").path
+    /// A database path in a fresh directory that is removed when the suite instance goes.
+    final class TempDir: @unchecked Sendable {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sl-store-\(UUID().uuidString)")
+        init() { try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(at: url) }
     }
+    let temp = TempDir()
+    func tempDB() -> String { temp.url.appendingPathComponent("state-\(UUID().uuidString.prefix(6)).db").path }
 
     @Test func revisionsIncreaseAndConflictsAreDetected() async throws {
         let s = try SQLiteStore(path: ":memory:")

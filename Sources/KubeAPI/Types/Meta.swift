@@ -195,3 +195,28 @@ extension KubeObject {
     public var name: String { metadata.name ?? "" }
     public var namespace: String? { metadata.namespace }
 }
+
+/// `meta.k8s.io/v1` Table, as servers return for `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
+public struct Table: Codable, Sendable, Hashable {
+    public var kind: String? = "Table"
+    public var apiVersion: String? = "meta.k8s.io/v1"
+    public var metadata: ListMeta?
+    public var columnDefinitions: [TableColumnDefinition]
+    public var rows: [TableRow]
+    public init(columnDefinitions: [TableColumnDefinition], rows: [TableRow], metadata: ListMeta? = nil) {
+        self.columnDefinitions = columnDefinitions
+        self.rows = rows
+        self.metadata = metadata
+    }
+}
+
+public struct TableRow: Codable, Sendable, Hashable {
+    public var cells: [JSONValue]
+    public var conditions: [JSONValue]?
+    /// The object (or its PartialObjectMetadata), as `includeObject` asked.
+    public var object: JSONValue?
+    public init(cells: [JSONValue], object: JSONValue? = nil) {
+        self.cells = cells
+        self.object = object
+    }
+}

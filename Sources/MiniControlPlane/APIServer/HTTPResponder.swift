@@ -156,10 +156,15 @@ public struct APIHTTPResponder: HTTPResponder {
 
     func parseBody(_ bytes: [UInt8], contentType: String) throws -> JSONValue {
         let ct = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        if ct == "application/vnd.kubernetes.protobuf" || ct == "application/cbor" {
-            // client-go falls back to JSON when the server answers 415
-            throw APIError.unsupportedMediaType(ct)
+        if ct == KubeProtobuf.mediaType {
+            // kubectl's typed clients (`kubectl create deployment|configmap|secret…`) send protobuf
+            do {
+                return try KubeProtobuf.decode(bytes)
+            } catch {
+                throw APIError.badRequest("the body of the request could not be decoded as \(ct): \(error)")
+            }
         }
+        if ct == "application/cbor" { throw APIError.unsupportedMediaType(ct) }
         if bytes.isEmpty { throw APIError.badRequest("the body of the request was empty") }
         if ct.hasSuffix("yaml") {
             do {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KubeAPI
 import NIOCore
+import ServiceLifecycle
 
 /// Watch streams: newline-delimited `{"type","object"}` events with resourceVersion semantics,
 /// bookmarks, `sendInitialEvents`, selectors (objects leaving a selector are sent as DELETED),
@@ -48,7 +49,9 @@ enum Watch {
         let sendInitial = q["sendInitialEvents"] == "true" || rvParam.isEmpty || rvParam == "0"
         let explicitInitial = q["sendInitialEvents"] == "true"
         let bookmarks = q.bool("allowWatchBookmarks")
-        let timeout = q["timeoutSeconds"].flatMap { Int($0) }
+        // kube-apiserver bounds every watch (min-request-timeout 1800 s, randomised up to 2×),
+        // so streams whose client vanished without a write to notice are reclaimed.
+        let timeout = q["timeoutSeconds"].flatMap { Int($0) } ?? Int.random(in: 1800...3600)
         let includeObject = q["includeObject"]
         let prefix = r.prefix(namespace: namespace)
 
@@ -140,9 +143,15 @@ enum Watch {
                         }
                     }
                 }
-                if let timeout {
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(max(1, timeout)))
+                group.addTask {
+                    try await Task.sleep(for: .seconds(max(1, timeout)))
+                    cont.yield(.end)
+                }
+                group.addTask {
+                    // end the stream when the server shuts down, so SIGTERM is not held up
+                    await withGracefulShutdownHandler {
+                        try? await Task.sleep(for: .seconds(86400 * 365))
+                    } onGracefulShutdown: {
                         cont.yield(.end)
                     }
                 }
