@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "KubeAPI", "MiniControlPlane", "NodeAgent", "ProxyNFT",
+                "KubeAPI", "MiniControlPlane", "NodeAgent", "ProxyNFT", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +118,7 @@ let package = Package(
         .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APIServerIntegrationTests",
             dependencies: ["TestSupport", "KubeAPI"],

@@ -22,7 +22,7 @@ fi
 APT_PACKAGES=(
   build-essential pkg-config
   libsqlite3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
-  iproute2 nftables conntrack busybox-static docker-registry
+  iproute2 nftables conntrack busybox-static etcd-server docker-registry
   containernetworking-plugins
   python3-pip unzip
 )

@@ -1,4 +1,4 @@
-public import Runtime
+import Runtime
 
 /// Pod lifecycle event kinds, as the kubelet's PLEG names them.
 package enum PodLifecycleEventType: String, Sendable {

@@ -1,0 +1,112 @@
+import Foundation
+import Glibc
+
+/// Every side effect the runtime has on the kernel and the file system, behind one seam
+/// (youki's `Syscall` trait): `LinuxSyscalls` does it, `RecordingSyscalls` records it.
+package protocol Syscalls: Sendable {
+    /// Creates `path` and its parents (mkdir -p).
+    func mkdirAll(_ path: String) throws
+    /// Removes an empty directory; ENOENT is not an error.
+    func rmdir(_ path: String) throws
+    /// Writes `data` to `path` (created if needed, truncated): cgroupfs knobs and plain files.
+    func writeFile(_ path: String, _ data: String) throws
+    /// Reads `path` as text; nil if it does not exist.
+    func readFile(_ path: String) -> String?
+    /// Whether `path` exists.
+    func exists(_ path: String) -> Bool
+    /// mount(2).
+    func mount(source: String, target: String, fstype: String?, flags: UInt, data: String?) throws
+    /// umount2(2); EINVAL/ENOENT (not mounted) are not errors.
+    func unmount(_ target: String, detach: Bool) throws
+    /// kill(2); ESRCH is not an error. Returns whether the process existed.
+    @discardableResult func kill(_ pid: Int32, _ signal: Int32) -> Bool
+}
+
+/// The real implementation.
+package struct LinuxSyscalls: Syscalls {
+    package init() {}
+
+    package func mkdirAll(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw RuntimeError(.syscall, "mkdir \(path): \(error.localizedDescription)")
+        }
+    }
+
+    package func rmdir(_ path: String) throws {
+        if Glibc.rmdir(path) != 0 && errno != ENOENT { throw RuntimeError.sys("rmdir", path) }
+    }
+
+    package func writeFile(_ path: String, _ data: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw RuntimeError.sys("open", path) }
+        defer { close(fd) }
+        let bytes = Array(data.utf8)
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 { throw RuntimeError.sys("write \"\(data)\" to", path) }
+    }
+
+    package func readFile(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    package func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    package func mount(source: String, target: String, fstype: String?, flags: UInt, data: String?) throws {
+        if Glibc.mount(source, target, fstype, flags, data) != 0 { throw RuntimeError.sys("mount \(source) on", target) }
+    }
+
+    package func unmount(_ target: String, detach: Bool) throws {
+        if umount2(target, detach ? Int32(MNT_DETACH) : 0) != 0 && errno != EINVAL && errno != ENOENT {
+            throw RuntimeError.sys("umount", target)
+        }
+    }
+
+    @discardableResult package func kill(_ pid: Int32, _ signal: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        return Glibc.kill(pid, signal) == 0
+    }
+}
+
+/// A test double: keeps files in memory and records every call, in order.
+package final class RecordingSyscalls: Syscalls, @unchecked Sendable {
+    private let lock = NSLock()
+    private var _calls: [String] = []
+    private var _files: [String: String] = [:]
+    private var _dirs: Set<String> = []
+
+    package init(files: [String: String] = [:]) { _files = files }
+
+    /// Every call, as "op args".
+    package var calls: [String] { lock.withLock { _calls } }
+    /// The in-memory file contents.
+    package var files: [String: String] { lock.withLock { _files } }
+    package var dirs: Set<String> { lock.withLock { _dirs } }
+
+    private func record(_ s: String) { lock.withLock { _calls.append(s) } }
+
+    package func mkdirAll(_ path: String) throws {
+        record("mkdir \(path)")
+        _ = lock.withLock { _dirs.insert(path) }
+    }
+    package func rmdir(_ path: String) throws {
+        record("rmdir \(path)")
+        _ = lock.withLock { _dirs.remove(path) }
+    }
+    package func writeFile(_ path: String, _ data: String) throws {
+        record("write \(path) \(data)")
+        lock.withLock { _files[path] = data }
+    }
+    package func readFile(_ path: String) -> String? { lock.withLock { _files[path] } }
+    package func exists(_ path: String) -> Bool { lock.withLock { _files[path] != nil || _dirs.contains(path) } }
+    package func mount(source: String, target: String, fstype: String?, flags: UInt, data: String?) throws {
+        record("mount \(source) \(target) \(fstype ?? "-") \(flags)")
+    }
+    package func unmount(_ target: String, detach: Bool) throws { record("umount \(target)") }
+    package func kill(_ pid: Int32, _ signal: Int32) -> Bool {
+        record("kill \(pid) \(signal)")
+        return false
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Runtime
+
+@Suite(.serialized, .enabled(if: isRoot, "needs root: namespaces, mounts, cgroups"))
+struct SandboxTests {
+    @Test func twoContainersShareLocalhostIPCAndPauseIsPID1() async throws {
+        let h = try await Harness()
+        do {
+            let sb = try await h.runtime.runPodSandbox(h.sandboxConfig("web"))
+            let server = try await h.runtime.createContainer(sandboxID: sb, h.container("server", """
+                echo hello-from-server > /tmp/index.html; touch /dev/mqueue/swiftlet-q; exec httpd -f -p 8080 -h /tmp
+                """))
+            try await h.runtime.startContainer(server)
+            let client = try await h.runtime.createContainer(sandboxID: sb, h.container("client", """
+                for i in $(seq 1 100); do wget -q -O- http://127.0.0.1:8080/index.html && break; sleep 0.1; done
+                ls /dev/mqueue; cat /proc/1/cmdline; echo; hostname
+                """))
+            try await h.runtime.startContainer(client)
+            let done = try await h.waitExited(client)
+            let log = h.log(done)
+            #expect(done.exitCode == 0, "client log: \(log)")
+            #expect(log.contains("stdout F hello-from-server"))
+            #expect(log.contains("stdout F swiftlet-q"))
+            #expect(log.contains("pause"))
+            #expect(log.contains("stdout F web"))
+
+            let status = try await h.runtime.podSandboxStatus(sb)
+            let s = try await h.runtime.containerStatus(server)
+            #expect(status.state == .ready && s.state == .running)
+            for kind in ["net", "ipc", "uts", "pid"] { #expect(nsID(s.pid, kind) == nsID(status.pid, kind)) }
+            #expect(nsID(s.pid, "net") != nsID(getpid(), "net"))
+            #expect(nsID(s.pid, "mnt") != nsID(status.pid, "mnt"))
+            let netns = try #require(status.netnsPath)
+            #expect(FileManager.default.fileExists(atPath: netns))
+        } catch {
+            await h.close()
+            throw error
+        }
+        let left = await h.close()
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+}
