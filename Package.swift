@@ -87,7 +87,7 @@ let package = Package(
             dependencies: ["KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "ProxyNFT", dependencies: ["KubeAPI", "CMnl", "CNftnl"], swiftSettings: swiftSettings),
+        .target(name: "ProxyNFT", dependencies: ["KubeAPI", "CMnl", "CNftnl"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: executables
         .executableTarget(

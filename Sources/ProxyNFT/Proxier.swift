@@ -1,0 +1,113 @@
+/// The proxy's state and sync logic: the current services and endpoints, the ruleset the
+/// kernel holds, and what changed since. `sync()` writes one transaction: a full one when the
+/// kernel state is unknown (start, failure, drift, periodic resync), a partial one otherwise.
+package actor Proxier {
+    /// What one sync did.
+    package struct SyncResult: Sendable, Equatable {
+        package var full: Bool
+        package var operations: Int
+        /// A drift check found the table or chains changed behind our back.
+        package var driftRepaired: Bool
+    }
+
+    package let config: ProxyConfig
+    private let builder: RulesetBuilder
+    private let backend: any NFTablesBackend
+    private var services: [ServicePortName: ServicePortInfo] = [:]
+    private var endpoints: [ServicePortName: [EndpointInfo]] = [:]
+    private var dirty = Set<ServicePortName>()
+    /// The desired ruleset, kept up to date fragment by fragment.
+    private var desired: Ruleset
+    /// What the kernel holds after our last successful transaction; nil means unknown.
+    private var applied: Ruleset?
+    /// Service ports whose fragments changed since `applied`.
+    private var changedSinceApplied = Set<ServicePortName>()
+
+    package init(config: ProxyConfig, backend: any NFTablesBackend) {
+        self.config = config
+        self.builder = RulesetBuilder(config: config)
+        self.backend = backend
+        self.desired = Ruleset(table: config.tableName, base: builder.buildBase())
+    }
+
+    // MARK: changes (from the informers)
+
+    package func upsertService(_ info: ServicePortInfo) {
+        if services[info.name] != info {
+            services[info.name] = info
+            dirty.insert(info.name)
+        }
+    }
+
+    package func removeService(_ name: ServicePortName) {
+        if services.removeValue(forKey: name) != nil { dirty.insert(name) }
+    }
+
+    /// Replaces the endpoints of one service port (all slices merged).
+    package func setEndpoints(_ name: ServicePortName, _ list: [EndpointInfo]) {
+        let sorted = list.sorted()
+        if (endpoints[name] ?? []) != sorted {
+            endpoints[name] = sorted.isEmpty ? nil : sorted
+            dirty.insert(name)
+        }
+    }
+
+    /// Forget what the kernel holds: the next sync is a full one.
+    package func invalidate() { applied = nil }
+
+    package var pendingChanges: Int { dirty.count }
+
+    /// The ruleset as it will be after the next sync (for tests and debugging).
+    package func desiredRuleset() -> Ruleset {
+        rebuildDirty()
+        return desired
+    }
+
+    private func rebuildDirty() {
+        changedSinceApplied.formUnion(dirty)
+        for name in dirty {
+            if let svc = services[name] {
+                desired.services[name] = builder.buildService(svc, endpoints: endpoints[name] ?? [])
+            } else {
+                desired.services[name] = nil
+            }
+        }
+        dirty.removeAll()
+    }
+
+    // MARK: sync
+
+    /// Syncs the kernel to the desired state.
+    /// - Parameters:
+    ///   - full: force a full sync (periodic resync).
+    ///   - checkDrift: read the table's chains back first; a difference forces a full sync.
+    @discardableResult
+    package func sync(full: Bool = false, checkDrift: Bool = false) throws -> SyncResult {
+        rebuildDirty()
+        var drift = false
+        if checkDrift, let applied {
+            let chains = try backend.listChains(table: config.tableName)
+            drift = chains != applied.chainNames
+        }
+        let tx: NFTTransaction
+        if full || drift || applied == nil {
+            tx = .full(desired)
+        } else {
+            tx = .partial(from: applied!, to: desired, changed: changedSinceApplied)
+        }
+        do {
+            try backend.apply(tx)
+        } catch {
+            applied = nil
+            throw error
+        }
+        applied = desired
+        changedSinceApplied.removeAll()
+        return SyncResult(full: tx.isFull, operations: tx.operations.count, driftRepaired: drift)
+    }
+
+    /// Removes our table (and only it). Missing is fine.
+    package static func cleanup(table: String = ProxyNFTNames.table, backend: any NFTablesBackend) throws {
+        try backend.apply(NFTTransaction(table: table, operations: [.addTable, .deleteTable]))
+    }
+}

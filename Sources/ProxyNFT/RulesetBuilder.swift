@@ -1,0 +1,195 @@
+/// Pure translation of the input model into nftables objects, after kube-proxy's nftables mode.
+/// No kernel, no I/O: the same input always gives the same `Ruleset`.
+package struct RulesetBuilder: Sendable {
+    package var config: ProxyConfig
+
+    package init(config: ProxyConfig) { self.config = config }
+
+    /// Base chains as a data table: name, type, hook, priority, rules. Priorities are the
+    /// numeric values of nft's `dstnat` (-100) and `srcnat` (100); the filter chains run at
+    /// -110, before the DNAT chains and before any other filter table at priority 0.
+    package static let baseChains: [(name: String, base: NFTBaseChain, rules: [[NFTStatement]])] = [
+        ("filter-input", NFTBaseChain(type: "filter", hook: .input, priority: -110), [
+            [.ctStateNew, .verdict(.jump(ProxyNFTNames.nodePortEndpointsCheckChain))],
+            [.ctStateNew, .verdict(.jump(ProxyNFTNames.serviceEndpointsCheckChain))],
+        ]),
+        ("filter-forward", NFTBaseChain(type: "filter", hook: .forward, priority: -110), [
+            [.ctStateNew, .verdict(.jump(ProxyNFTNames.serviceEndpointsCheckChain))],
+        ]),
+        ("filter-output", NFTBaseChain(type: "filter", hook: .output, priority: -110), [
+            [.ctStateNew, .verdict(.jump(ProxyNFTNames.serviceEndpointsCheckChain))],
+        ]),
+        ("nat-prerouting", NFTBaseChain(type: "nat", hook: .prerouting, priority: -100), [
+            [.verdict(.jump(ProxyNFTNames.servicesChain))],
+        ]),
+        ("nat-output", NFTBaseChain(type: "nat", hook: .output, priority: -100), [
+            [.verdict(.jump(ProxyNFTNames.servicesChain))],
+        ]),
+        ("nat-postrouting", NFTBaseChain(type: "nat", hook: .postrouting, priority: 100), [
+            [.verdict(.jump(ProxyNFTNames.masqueradingChain))],
+        ]),
+    ]
+
+    /// The shared maps and chains.
+    package func buildBase() -> RulesetFragment {
+        typealias N = ProxyNFTNames
+        let mark = config.masqueradeMark
+        var f = RulesetFragment()
+        f.sets = [
+            NFTSetDef(name: N.serviceIPsMap, keyType: .ipv4ProtoPort, isVerdictMap: true),
+            NFTSetDef(name: N.serviceNodePortsMap, keyType: .protoPort, isVerdictMap: true),
+            NFTSetDef(name: N.noEndpointServicesMap, keyType: .ipv4ProtoPort, isVerdictMap: true),
+            NFTSetDef(name: N.noEndpointNodePortsMap, keyType: .protoPort, isVerdictMap: true),
+        ]
+        let loopback = IPv4CIDR(IPv4Address(0x7f00_0000), prefixLength: 8)
+        f.chains = [
+            NFTChainDef(name: N.rejectChain, rules: [NFTRule([.reject])]),
+            NFTChainDef(name: N.markForMasqueradeChain, rules: [NFTRule([.setMarkOr(mark)])]),
+            NFTChainDef(name: N.masqueradingChain, rules: [
+                NFTRule([.markClear(mark), .verdict(.return)]),
+                NFTRule([.setMarkXor(mark)]),
+                NFTRule([.masquerade]),
+            ]),
+            NFTChainDef(name: N.servicesChain, rules: [
+                NFTRule([.vmap(.ipv4ProtoPort, N.serviceIPsMap)]),
+                NFTRule([.fibLocal(.daddr), .prefix(.daddr, equal: false, loopback), .vmap(.protoPort, N.serviceNodePortsMap)]),
+            ]),
+            NFTChainDef(name: N.serviceEndpointsCheckChain, rules: [
+                NFTRule([.vmap(.ipv4ProtoPort, N.noEndpointServicesMap)]),
+            ]),
+            NFTChainDef(name: N.nodePortEndpointsCheckChain, rules: [
+                NFTRule([.fibLocal(.daddr), .prefix(.daddr, equal: false, loopback), .vmap(.protoPort, N.noEndpointNodePortsMap)]),
+            ]),
+        ]
+        for b in Self.baseChains {
+            f.chains.append(NFTChainDef(name: b.name, base: b.base, rules: b.rules.map(NFTRule.init)))
+        }
+        return f
+    }
+
+    /// kube-proxy's endpoint choice: ready endpoints; when none is ready, the serving
+    /// terminating ones (graceful termination).
+    package static func usable(_ endpoints: [EndpointInfo]) -> [EndpointInfo] {
+        let ready = endpoints.filter(\.ready)
+        if !ready.isEmpty { return ready.sorted() }
+        return endpoints.filter { $0.serving && $0.terminating }.sorted()
+    }
+
+    /// The objects of one service port.
+    package func buildService(_ svc: ServicePortInfo, endpoints: [EndpointInfo]) -> RulesetFragment {
+        typealias N = ProxyNFTNames
+        let name = svc.name
+        let proto = svc.name.proto
+        var f = RulesetFragment()
+
+        let cluster = Self.usable(endpoints)
+        let local = Self.usable(endpoints.filter(\.isLocal))
+        let needsLocal = svc.externalTrafficPolicy == .local || svc.internalTrafficPolicy == .local
+        let svcChain = N.serviceChain(name)
+        let svlChain = N.serviceLocalChain(name)
+        let extChain = N.externalChain(name)
+        let noEndpointVerdict: NFTVerdict = cluster.isEmpty ? .goto(N.rejectChain) : .drop
+
+        // Endpoint chains (and affinity sets) for every endpoint either policy chain uses.
+        var used = cluster
+        if needsLocal { for e in local where !used.contains(e) { used.append(e) } }
+        var affinity: [EndpointInfo: String] = [:]
+        for e in used.sorted() {
+            let chain = N.endpointChain(name, e)
+            var rules = [NFTRule([.address(.saddr, equal: true, e.ip), .verdict(.jump(N.markForMasqueradeChain))])]
+            if let timeout = svc.sessionAffinityTimeout {
+                let set = N.affinitySet(name, e, timeout: timeout)
+                affinity[e] = set
+                f.sets.append(NFTSetDef(name: set, keyType: .ipv4, isVerdictMap: false, timeoutSeconds: timeout))
+                rules.append(NFTRule([.updateSaddr(set)]))
+            }
+            rules.append(NFTRule([.l4proto(proto), .dnat(e.ip, e.port)]))
+            f.chains.append(NFTChainDef(name: chain, rules: rules))
+        }
+
+        func dispatchRules(_ eps: [EndpointInfo]) -> [NFTRule] {
+            var rules: [NFTRule] = []
+            for e in eps { if let set = affinity[e] { rules.append(NFTRule([.saddrInSet(set), .verdict(.goto(N.endpointChain(name, e)))])) } }
+            rules.append(NFTRule([.numgenVmap(eps.map { N.endpointChain(name, $0) })]))
+            return rules
+        }
+
+        // Cluster-policy chain: masquerade ClusterIP traffic from outside the cluster CIDR.
+        if !cluster.isEmpty {
+            var rules: [NFTRule] = []
+            if let cidr = config.clusterCIDR {
+                for ip in svc.clusterIPs {
+                    rules.append(NFTRule([
+                        .address(.daddr, equal: true, ip), .prefix(.saddr, equal: false, cidr),
+                        .verdict(.jump(N.markForMasqueradeChain)),
+                    ]))
+                }
+            }
+            f.chains.append(NFTChainDef(name: svcChain, rules: rules + dispatchRules(cluster)))
+        }
+        if needsLocal && !local.isEmpty {
+            f.chains.append(NFTChainDef(name: svlChain, rules: dispatchRules(local)))
+        }
+
+        // ClusterIPs → internal-policy chain, or reject (no endpoints) / drop (none local).
+        let internalTarget: String? = svc.internalTrafficPolicy == .local
+            ? (local.isEmpty ? nil : svlChain) : (cluster.isEmpty ? nil : svcChain)
+        for ip in svc.clusterIPs {
+            let key = NFTKey.ipv4ProtoPort(ip, proto, svc.port)
+            if let target = internalTarget {
+                f.elements[N.serviceIPsMap, default: []].append(NFTElement(key, .goto(target)))
+            } else {
+                f.elements[N.noEndpointServicesMap, default: []].append(NFTElement(key, noEndpointVerdict))
+            }
+        }
+
+        // External traffic (NodePort, external IPs) → ext chain, which applies externalTrafficPolicy.
+        if svc.hasExternal {
+            var extRules: [NFTRule]? = nil
+            if !cluster.isEmpty {
+                if svc.externalTrafficPolicy == .cluster {
+                    extRules = [
+                        NFTRule([.verdict(.jump(N.markForMasqueradeChain))]),
+                        NFTRule([.verdict(.goto(svcChain))]),
+                    ]
+                } else if !local.isEmpty {
+                    // Traffic from this node itself may use any endpoint (and is masqueraded).
+                    extRules = [
+                        NFTRule([.fibLocal(.saddr), .verdict(.jump(N.markForMasqueradeChain))]),
+                        NFTRule([.fibLocal(.saddr), .verdict(.goto(svcChain))]),
+                        NFTRule([.verdict(.goto(svlChain))]),
+                    ]
+                }
+            }
+            if let rules = extRules {
+                f.chains.append(NFTChainDef(name: extChain, rules: rules))
+            }
+            for ip in svc.externalIPs {
+                let key = NFTKey.ipv4ProtoPort(ip, proto, svc.port)
+                if extRules != nil {
+                    f.elements[N.serviceIPsMap, default: []].append(NFTElement(key, .goto(extChain)))
+                } else {
+                    f.elements[N.noEndpointServicesMap, default: []].append(NFTElement(key, noEndpointVerdict))
+                }
+            }
+            if let nodePort = svc.nodePort {
+                let key = NFTKey.protoPort(proto, nodePort)
+                if extRules != nil {
+                    f.elements[N.serviceNodePortsMap, default: []].append(NFTElement(key, .goto(extChain)))
+                } else {
+                    f.elements[N.noEndpointNodePortsMap, default: []].append(NFTElement(key, noEndpointVerdict))
+                }
+            }
+        }
+        return f
+    }
+
+    /// The whole table for a snapshot of services and endpoints.
+    package func build(services: [ServicePortName: ServicePortInfo], endpoints: [ServicePortName: [EndpointInfo]]) -> Ruleset {
+        var rs = Ruleset(table: config.tableName, base: buildBase())
+        for (name, svc) in services {
+            rs.services[name] = buildService(svc, endpoints: endpoints[name] ?? [])
+        }
+        return rs
+    }
+}

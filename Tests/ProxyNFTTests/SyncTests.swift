@@ -1,0 +1,120 @@
+import Testing
+@testable import ProxyNFT
+
+func webService(_ i: Int, nodePort: UInt16? = nil) -> ServicePortInfo {
+    ServicePortInfo(name: svcName("web-\(i)"), clusterIPs: [IPv4Address(0x0a60_0100 + UInt32(i))], port: 80, nodePort: nodePort)
+}
+
+func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
+    (0..<n).map { EndpointInfo(ip: IPv4Address(0x0af4_0100 + UInt32(i * 16 + $0)), port: 8080) }
+}
+
+@Suite struct TransactionTests {
+    let builder = RulesetBuilder(config: ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16")))
+
+    func ruleset(_ services: [ServicePortInfo], _ endpoints: [Int: Int]) -> Ruleset {
+        var s: [ServicePortName: ServicePortInfo] = [:]
+        var e: [ServicePortName: [EndpointInfo]] = [:]
+        for (i, svc) in services.enumerated() {
+            s[svc.name] = svc
+            e[svc.name] = eps(i, endpoints[i] ?? 1)
+        }
+        return builder.build(services: s, endpoints: e)
+    }
+
+    @Test func fullSyncRecreatesOnlyOurTableAndOrdersChainsBeforeRules() {
+        let tx = NFTTransaction.full(ruleset([webService(0)], [:]))
+        let lines = tx.render().split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(3)) == ["add table ip swiftlet-proxy", "delete table ip swiftlet-proxy", "add table ip swiftlet-proxy"])
+        let lastChain = lines.lastIndex { $0.hasPrefix("add chain") }!
+        let firstRule = lines.firstIndex { $0.hasPrefix("add rule") }!
+        #expect(lastChain < firstRule)
+        #expect(lines.allSatisfy { $0.contains("ip swiftlet-proxy") })
+        #expect(lines.last!.hasPrefix("add element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 : goto svc-"))
+    }
+
+    @Test func partialSyncTouchesOnlyTheChangedService() {
+        let services = (0..<3).map { webService($0) }
+        let before = ruleset(services, [:])
+        let after = ruleset(services, [1: 2])
+        let tx = NFTTransaction.partial(from: before, to: after)
+        let svc1 = ProxyNFTNames.serviceChain(services[1].name)
+        let newSep = ProxyNFTNames.endpointChain(services[1].name, eps(1, 2)[1])
+        #expect(tx.render() == """
+            add chain ip swiftlet-proxy \(newSep)
+            flush chain ip swiftlet-proxy \(svc1)
+            add rule ip swiftlet-proxy \(newSep) ip saddr 10.244.1.17 jump mark-for-masquerade
+            add rule ip swiftlet-proxy \(newSep) meta l4proto tcp dnat to 10.244.1.17:8080
+            add rule ip swiftlet-proxy \(svc1) ip daddr 10.96.1.1 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+            add rule ip swiftlet-proxy \(svc1) numgen random mod 2 vmap { 0 : goto \(ProxyNFTNames.endpointChain(services[1].name, eps(1, 2)[0])), 1 : goto \(newSep) }
+
+            """)
+        #expect(NFTTransaction.partial(from: after, to: after).isEmpty)
+        // Restricting the comparison to the changed service gives the same transaction.
+        #expect(NFTTransaction.partial(from: before, to: after, changed: [services[1].name]) == tx)
+    }
+
+    @Test func removedServiceLosesElementsBeforeItsChains() {
+        let services = (0..<2).map { webService($0, nodePort: UInt16(30000 + $0)) }
+        let before = ruleset(services, [:])
+        var after = before
+        after.services[services[0].name] = nil
+        let lines = NFTTransaction.partial(from: before, to: after).render().split(separator: "\n").map(String.init)
+        #expect(lines.first == "delete element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 }")
+        #expect(lines[1] == "delete element ip swiftlet-proxy service-nodeports { tcp . 30000 }")
+        #expect(lines.filter { $0.hasPrefix("delete chain") }.count == 3)  // svc, ext, sep
+        let firstDelete = lines.firstIndex { $0.hasPrefix("delete chain") }!
+        #expect(lines[..<firstDelete].allSatisfy { !$0.hasPrefix("delete chain") })
+        #expect(lines[firstDelete...].allSatisfy { $0.hasPrefix("delete chain") })
+    }
+
+    @Test func lastEndpointGoneMovesServiceToReject() {
+        let svc = webService(0)
+        let before = ruleset([svc], [:])
+        var after = before
+        after.services[svc.name] = builder.buildService(svc, endpoints: [])
+        let text = NFTTransaction.partial(from: before, to: after).render()
+        #expect(text.contains("delete element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 }"))
+        #expect(text.contains("add element ip swiftlet-proxy no-endpoint-services { 10.96.1.0 . tcp . 80 : goto reject-chain }"))
+    }
+}
+
+@Suite struct ProxierTests {
+    @Test func firstSyncIsFullThenPartialAndFailureForcesFull() async throws {
+        let fake = FakeNFTables()
+        let proxier = Proxier(config: ProxyConfig(), backend: fake)
+        await proxier.upsertService(webService(0))
+        await proxier.setEndpoints(webService(0).name, eps(0, 2))
+        #expect(try await proxier.sync().full)
+        #expect(try await proxier.sync().operations == 0)
+        await proxier.upsertService(webService(1))
+        let r = try await proxier.sync()
+        #expect(!r.full && r.operations > 0)
+        #expect(fake.transactions.last!.render().contains("no-endpoint-services"))
+        fake.failNext(NFTError(.kernel, errno: 22, "boom"))
+        await proxier.removeService(webService(1).name)
+        await #expect(throws: NFTError.self) { try await proxier.sync() }
+        #expect(try await proxier.sync().full)
+    }
+
+    @Test func driftCheckForcesFullResync() async throws {
+        let fake = FakeNFTables()
+        let proxier = Proxier(config: ProxyConfig(), backend: fake)
+        await proxier.upsertService(webService(0))
+        await proxier.setEndpoints(webService(0).name, eps(0, 1))
+        try await proxier.sync()
+        #expect(try await proxier.sync(checkDrift: true) == .init(full: false, operations: 0, driftRepaired: false))
+        fake.chains?.remove(ProxyNFTNames.serviceChain(webService(0).name))  // somebody deleted a chain
+        let r = try await proxier.sync(checkDrift: true)
+        #expect(r.full && r.driftRepaired)
+        fake.chains = nil  // somebody deleted the table
+        #expect(try await proxier.sync(checkDrift: true).driftRepaired)
+        #expect(fake.chains == (await proxier.desiredRuleset()).chainNames)
+    }
+
+    @Test func cleanupNamesOnlyOurTable() throws {
+        let fake = FakeNFTables()
+        try Proxier.cleanup(backend: fake)
+        #expect(fake.transactions.last!.render() == "add table ip swiftlet-proxy\ndelete table ip swiftlet-proxy\n")
+    }
+}
