@@ -133,11 +133,12 @@ extension APIServer {
                 o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
                 return JSONWriter.bytes(o)
             })
-            let stored = try decodeStored(kv)
+            var stored = frozen
+            stored.setValue(.string(String(kv.modRevision)), at: ["metadata", "resourceVersion"])
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
                 await registry.register(crd: crd)
             }
-            return WriteResult(object: stored, warnings: warnings)
+            return WriteResult(object: stored, warnings: warnings, bytes: kv.value)
         } catch StoreError.keyExists {
             await release(allocated)
             throw APIError.alreadyExists(r, name)
@@ -359,12 +360,13 @@ extension APIServer {
                 o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
                 return JSONWriter.bytes(o)
             })
-            let stored = try decodeStored(kv)
+            var stored = frozen
+            stored.setValue(.string(String(kv.modRevision)), at: ["metadata", "resourceVersion"])
             if r.group == "", r.resource == "services" { await releaseDropped(old: old, new: stored) }
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
                 await registry.register(crd: crd)
             }
-            return WriteResult(object: stored)
+            return WriteResult(object: stored, bytes: kv.value)
         } catch StoreError.conflict {
             await release(allocated)
             throw APIError.conflict(r, name)
@@ -560,6 +562,7 @@ extension APIServer {
                 o = try decodeStored(kv)
             }
             res.object = o
+            res.bytes = nil
         }
         return res
     }

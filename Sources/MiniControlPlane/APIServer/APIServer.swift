@@ -119,4 +119,6 @@ public struct WriteOptions: Sendable {
 public struct WriteResult: Sendable {
     public var object: JSONValue
     public var warnings: [String] = []
+    /// The object's stored bytes, when they are exactly what to send back (saves re-encoding).
+    public var bytes: [UInt8]? = nil
 }

@@ -32,6 +32,13 @@ public struct APIHTTPResponder: HTTPResponder {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(v))))
     }
 
+    static func result(_ r: WriteResult, status: HTTPResponse.Status = .ok) -> Response {
+        guard let bytes = r.bytes else { return json(r.object, status: status, warnings: r.warnings) }
+        var headers: HTTPFields = [.contentType: "application/json"]
+        for w in r.warnings { headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(w)\"")) }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     static func status(_ s: Status) -> Response {
         let v = (try? JSONValueEncoder().encode(s)) ?? .null
         return json(v, status: HTTPResponse.Status(code: Int(s.code ?? 500)))
@@ -226,7 +233,7 @@ public struct APIHTTPResponder: HTTPResponder {
             }
             let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
             let res = try await api.create(r, namespace: namespace, body: body, options: writeOptions(q, request, sub: nil))
-            return Self.json(res.object, status: .created, warnings: res.warnings)
+            return Self.result(res, status: .created)
         case (.delete, nil):
             guard r.verbs.contains("deletecollection") else { throw APIError.methodNotAllowed("the server does not allow this method on the requested resource") }
             let ls = try labelSelector(q)
@@ -263,7 +270,7 @@ public struct APIHTTPResponder: HTTPResponder {
                 return Self.json(try scale(r, res.object))
             }
             let res = try await api.update(r, namespace: namespace, name: name, body: body, options: opts)
-            return Self.json(res.object, warnings: res.warnings)
+            return Self.result(res)
         case (.patch, let name?):
             let ct = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
             guard let type = APIServer.PatchType(rawValue: ct) else { throw APIError.unsupportedMediaType(ct) }
@@ -281,7 +288,7 @@ public struct APIHTTPResponder: HTTPResponder {
                 return Self.json(try scale(r, res.object))
             }
             let res = try await api.patch(r, namespace: namespace, name: name, type: type, patch: patch, options: opts)
-            return Self.json(res.object, status: .ok, warnings: res.warnings)
+            return Self.result(res)
         case (.delete, let name?):
             var bodyOpts: JSONValue? = nil
             if let bytes = try? await readBody(request), !bytes.isEmpty { bodyOpts = try? JSONParser.parse(bytes) }

@@ -10,6 +10,8 @@ import ServiceLifecycle
 enum Watch {
     enum Item: Sendable {
         case event(String, JSONValue)
+        /// An event whose object bytes go out as stored (no selector or table needs them parsed).
+        case raw(String, [UInt8], Int64)
         case bookmark
         case end
     }
@@ -110,7 +112,12 @@ enum Watch {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     guard let storeStream else { return }
+                    let passThrough = ls.isEmpty && fs.isEmpty && !table
                     for await ev in storeStream {
+                        if passThrough, ev.type != .deleted {
+                            cont.yield(.raw(ev.type == .added ? "ADDED" : "MODIFIED", ev.kv.value, ev.revision))
+                            continue
+                        }
                         guard let obj = try? JSONParser.parse(ev.kv.value) else { continue }
                         let nowMatch = APIServer.matches(r, obj, ls, fs)
                         switch ev.type {
@@ -164,6 +171,13 @@ enum Watch {
                     case .event(let type, let obj):
                         if let rv = obj.value(at: ["metadata", "resourceVersion"])?.stringValue, let v = Int64(rv) { lastRev = max(lastRev, v) }
                         try await writer.write(encode(type, obj))
+                    case .raw(let type, let bytes, let rev):
+                        lastRev = max(lastRev, rev)
+                        var line = Array("{\"object\":".utf8)
+                        line.reserveCapacity(bytes.count + 40)
+                        line.append(contentsOf: bytes)
+                        line.append(contentsOf: Array(",\"type\":\"\(type)\"}\n".utf8))
+                        try await writer.write(ByteBuffer(bytes: line))
                     case .bookmark:
                         let rev = max(lastRev, await store.currentRevision())
                         try await writer.write(encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
