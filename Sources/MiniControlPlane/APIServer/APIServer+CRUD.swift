@@ -128,11 +128,7 @@ extension APIServer {
         }
         let frozen = obj
         do {
-            let kv = try await store.write(.create(key: r.key(namespace: namespace, name: name)) { rev in
-                var o = frozen
-                o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
-                return JSONWriter.bytes(o)
-            })
+            let kv = try await store.write(.create(key: r.key(namespace: namespace, name: name), value: APIServer.stamped(frozen)))
             var stored = frozen
             stored.setValue(.string(String(kv.modRevision)), at: ["metadata", "resourceVersion"])
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
@@ -355,11 +351,7 @@ extension APIServer {
         }
         let frozen = obj
         do {
-            let kv = try await store.write(.update(key: r.key(namespace: namespace, name: name), expected: oldRev) { rev in
-                var o = frozen
-                o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
-                return JSONWriter.bytes(o)
-            })
+            let kv = try await store.write(.update(key: r.key(namespace: namespace, name: name), expected: oldRev, value: APIServer.stamped(frozen)))
             var stored = frozen
             stored.setValue(.string(String(kv.modRevision)), at: ["metadata", "resourceVersion"])
             if r.group == "", r.resource == "services" { await releaseDropped(old: old, new: stored) }
@@ -554,11 +546,7 @@ extension APIServer {
             if !options.dryRun, let rv = o.value(at: ["metadata", "resourceVersion"])?.stringValue, let rev = Int64(rv) {
                 o.setValue(nil, at: ["metadata", "resourceVersion"])
                 let frozen = o
-                let kv = try await store.write(.update(key: r.key(namespace: namespace, name: name), expected: rev) { rev in
-                    var x = frozen
-                    x.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
-                    return JSONWriter.bytes(x)
-                })
+                let kv = try await store.write(.update(key: r.key(namespace: namespace, name: name), expected: rev, value: APIServer.stamped(frozen)))
                 o = try decodeStored(kv)
             }
             res.object = o
@@ -684,11 +672,7 @@ extension APIServer {
         o.setValue(nil, at: ["metadata", "resourceVersion"])
         let frozen = o
         do {
-            let kv = try await store.write(.update(key: key, expected: rev) { rev in
-                var x = frozen
-                x.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
-                return JSONWriter.bytes(x)
-            })
+            let kv = try await store.write(.update(key: key, expected: rev, value: APIServer.stamped(frozen)))
             return try decodeStored(kv)
         } catch StoreError.conflict {
             return nil

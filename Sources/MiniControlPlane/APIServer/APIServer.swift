@@ -81,6 +81,16 @@ public final class APIServer: Sendable {
 
     static func now() -> String { Tables.formatTime(Date()) }
 
+    /// The value closure for a store write: the object with `metadata.resourceVersion` set to
+    /// the revision the write gets, encoded.
+    static func stamped(_ obj: JSONValue) -> @Sendable (Int64) throws -> [UInt8] {
+        { rev in
+            var o = obj
+            o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
+            return JSONWriter.bytes(o)
+        }
+    }
+
     func decodeStored(_ kv: KeyValue) throws -> JSONValue {
         try JSONParser.parse(kv.value)
     }

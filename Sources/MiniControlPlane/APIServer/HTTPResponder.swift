@@ -383,11 +383,7 @@ public struct APIHTTPResponder: HTTPResponder {
             pod.setValue(nil, at: ["metadata", "resourceVersion"])
             let frozen = pod
             do {
-                _ = try await api.store.write(.update(key: pods.key(namespace: namespace, name: name), expected: kv.modRevision) { rev in
-                    var o = frozen
-                    o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
-                    return JSONWriter.bytes(o)
-                })
+                _ = try await api.store.write(.update(key: pods.key(namespace: namespace, name: name), expected: kv.modRevision, value: APIServer.stamped(frozen)))
                 return Self.json(["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "code": 201], status: .created)
             } catch StoreError.conflict {
                 continue
