@@ -41,78 +41,75 @@ public struct CommandResult: Sendable, CustomStringConvertible {
 }
 
 public enum Command {
-    /// Runs a program to completion (bounded by `timeout`), feeding `stdin`.
+    /// Runs a program to completion (bounded by `timeout`), feeding `stdin`. Output goes to
+    /// temp files rather than pipes with readability handlers: dispatch sources on pipes that
+    /// close under them crash libdispatch on Linux when many processes run in parallel.
     public static func run(_ path: String, _ args: [String], stdin: String? = nil, env: [String: String] = [:],
                            timeout: TimeInterval = 60) throws -> CommandResult
     {
+        let out = try OutputFile()
+        let err = try OutputFile()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
         p.environment = environment
-        let out = Pipe()
-        let err = Pipe()
+        p.standardOutput = out.handle
+        p.standardError = err.handle
         let inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        let outData = LockedData()
-        let errData = LockedData()
-        out.fileHandleForReading.readabilityHandler = { h in outData.append(h.availableData) }
-        err.fileHandleForReading.readabilityHandler = { h in errData.append(h.availableData) }
+        p.standardInput = stdin == nil ? FileHandle.nullDevice : inp
         try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? inp.fileHandleForWriting.close()
+        if let stdin {
+            try? inp.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
+            try? inp.fileHandleForWriting.close()
+        }
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(5000) }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-        }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        outData.append(out.fileHandleForReading.readDataToEndOfFile())
-        errData.append(err.fileHandleForReading.readDataToEndOfFile())
-        return CommandResult(status: p.terminationStatus, stdout: outData.string, stderr: errData.string)
+        return CommandResult(status: p.terminationStatus, stdout: out.string, stderr: err.string)
     }
 }
 
-/// Bytes collected from a pipe on another thread.
-public final class LockedData: @unchecked Sendable {
-    private var data = Data()
-    private let lock = NSLock()
-    public init() {}
-    public func append(_ d: Data) {
-        lock.lock()
-        data.append(d)
-        lock.unlock()
+/// A temp file a child writes its output to; read at any time, removed on deinit.
+public final class OutputFile: @unchecked Sendable {
+    public let path: String
+    let handle: FileHandle
+
+    public init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("sl-out-\(getpid())-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw POSIXError(.EIO)
+        }
+        handle = h
     }
+
     public var string: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: data, as: UTF8.self)
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    deinit {
+        try? handle.close()
+        unlink(path)
     }
 }
 
 /// A long-running child process (a server, a `kubectl --watch`), stopped by pid.
 public final class BackgroundProcess: @unchecked Sendable {
     public let process = Process()
-    public let output = LockedData()
-    private let outPipe = Pipe()
+    public let output: OutputFile
 
     public init(_ path: String, _ args: [String], env: [String: String] = [:]) throws {
+        output = try OutputFile()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
         process.environment = environment
-        process.standardOutput = outPipe
-        process.standardError = outPipe
+        process.standardOutput = output.handle
+        process.standardError = output.handle
         process.standardInput = FileHandle.nullDevice
-        let out = output
-        outPipe.fileHandleForReading.readabilityHandler = { h in out.append(h.availableData) }
         try process.run()
     }
 

@@ -31,11 +31,15 @@ package struct PluginExec: Sendable {
         p.standardError = err
         p.standardInput = inp
         let outBox = DataBox(), errBox = DataBox()
-        out.fileHandleForReading.readabilityHandler = { outBox.append($0.availableData) }
-        err.fileHandleForReading.readabilityHandler = { errBox.append($0.availableData) }
         do { try p.run() } catch {
             throw CNIError(.ioFailure, "cannot run plugin \(path)", details: "\(error)")
         }
+        // Blocking reads on worker threads, not readabilityHandler: dispatch sources on pipes
+        // that close under them crash libdispatch's event loop on Linux.
+        let readers = DispatchGroup()
+        let outRead = out.fileHandleForReading, errRead = err.fileHandleForReading
+        DispatchQueue.global().async(group: readers) { outBox.append(outRead.readDataToEndOfFile()) }
+        DispatchQueue.global().async(group: readers) { errBox.append(errRead.readDataToEndOfFile()) }
         try? inp.fileHandleForWriting.write(contentsOf: stdin)
         try? inp.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
@@ -49,10 +53,8 @@ package struct PluginExec: Sendable {
             usleep(2000)
         }
         p.waitUntilExit()
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        outBox.append(out.fileHandleForReading.readDataToEndOfFile())
-        errBox.append(err.fileHandleForReading.readDataToEndOfFile())
+        // a plugin's stray child could hold the pipes open: do not wait for it forever
+        _ = readers.wait(timeout: .now() + 5)
         if timedOut {
             throw CNIError(.tryAgainLater, "plugin \(path) timed out after \(Int(timeout))s and was killed",
                            details: String(decoding: errBox.data, as: UTF8.self))
