@@ -129,8 +129,7 @@ extension APIServer {
         let frozen = obj
         do {
             let kv = try await store.write(.create(key: r.key(namespace: namespace, name: name), value: APIServer.stamped(frozen)))
-            var stored = frozen
-            stored.setValue(.string(String(kv.modRevision)), at: ["metadata", "resourceVersion"])
+            let stored = Self.versioned(frozen, kv.modRevision)
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
                 await registry.register(crd: crd)
             }
@@ -352,8 +351,7 @@ extension APIServer {
         let frozen = obj
         do {
             let kv = try await store.write(.update(key: r.key(namespace: namespace, name: name), expected: oldRev, value: APIServer.stamped(frozen)))
-            var stored = frozen
-            stored.setValue(.string(String(kv.modRevision)), at: ["metadata", "resourceVersion"])
+            let stored = Self.versioned(frozen, kv.modRevision)
             if r.group == "", r.resource == "services" { await releaseDropped(old: old, new: stored) }
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
                 await registry.register(crd: crd)

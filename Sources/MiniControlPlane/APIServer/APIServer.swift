@@ -84,11 +84,14 @@ public final class APIServer: Sendable {
     /// The value closure for a store write: the object with `metadata.resourceVersion` set to
     /// the revision the write gets, encoded.
     static func stamped(_ obj: JSONValue) -> @Sendable (Int64) throws -> [UInt8] {
-        { rev in
-            var o = obj
-            o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
-            return JSONWriter.bytes(o)
-        }
+        { rev in JSONWriter.bytes(versioned(obj, rev)) }
+    }
+
+    /// `obj` with `metadata.resourceVersion` set to `rev`.
+    static func versioned(_ obj: JSONValue, _ rev: Int64) -> JSONValue {
+        var o = obj
+        o.setValue(.string(String(rev)), at: ["metadata", "resourceVersion"])
+        return o
     }
 
     func decodeStored(_ kv: KeyValue) throws -> JSONValue {

@@ -24,19 +24,23 @@ public struct APIHTTPResponder: HTTPResponder {
 
     // MARK: responses
 
+    static func headers(_ contentType: String, warnings: [String]) -> HTTPFields {
+        var headers: HTTPFields = [.contentType: contentType]
+        for w in warnings { headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(w)\"")) }
+        return headers
+    }
+
     static func json(_ v: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json",
                      warnings: [String] = []) -> Response
     {
-        var headers: HTTPFields = [.contentType: contentType]
-        for w in warnings { headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(w)\"")) }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(v))))
+        Response(status: status, headers: headers(contentType, warnings: warnings),
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(v))))
     }
 
     static func result(_ r: WriteResult, status: HTTPResponse.Status = .ok) -> Response {
         guard let bytes = r.bytes else { return json(r.object, status: status, warnings: r.warnings) }
-        var headers: HTTPFields = [.contentType: "application/json"]
-        for w in r.warnings { headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(w)\"")) }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: status, headers: headers("application/json", warnings: r.warnings),
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func status(_ s: Status) -> Response {
@@ -59,6 +63,23 @@ public struct APIHTTPResponder: HTTPResponder {
         }
         subscript(_ k: String) -> String? { items[k] }
         func bool(_ k: String) -> Bool { items[k] == "true" || items[k] == "1" }
+
+        /// `?labelSelector=`, parsed; a 400 naming the problem when it does not parse.
+        func labelSelector() throws -> LabelSelectorExpr {
+            guard let s = items["labelSelector"], !s.isEmpty else { return .everything }
+            do { return try LabelSelectorExpr(parsing: s) } catch { throw APIError.badRequest("unable to parse requirement: \(error)") }
+        }
+
+        /// `?fieldSelector=`, parsed and checked against the fields `r` can be selected by.
+        func fieldSelector(for r: ResourceInfo) throws -> FieldSelectorExpr {
+            let fs: FieldSelectorExpr
+            do { fs = try FieldSelectorExpr(parsing: items["fieldSelector"] ?? "") } catch { throw APIError.badRequest("\(error)") }
+            let ok = FieldLabels.supported(r)
+            for req in fs.requirements where !ok.contains(req.field) {
+                throw APIError.badRequest("field label not supported: \(req.field)")
+            }
+            return fs
+        }
     }
 
     // MARK: routing
@@ -236,8 +257,8 @@ public struct APIHTTPResponder: HTTPResponder {
             return Self.result(res, status: .created)
         case (.delete, nil):
             guard r.verbs.contains("deletecollection") else { throw APIError.methodNotAllowed("the server does not allow this method on the requested resource") }
-            let ls = try labelSelector(q)
-            let fs = try fieldSelector(r, q)
+            let ls = try q.labelSelector()
+            let fs = try q.fieldSelector(for: r)
             let items = try await api.list(r, namespace: namespace, labelSelector: ls, fieldSelector: fs, limit: nil, continueToken: nil)
             var out: [JSONValue] = []
             for item in items.items {
@@ -309,22 +330,6 @@ public struct APIHTTPResponder: HTTPResponder {
         }
     }
 
-    func labelSelector(_ q: Query) throws -> LabelSelectorExpr {
-        guard let s = q["labelSelector"], !s.isEmpty else { return .everything }
-        do { return try LabelSelectorExpr(parsing: s) } catch { throw APIError.badRequest("unable to parse requirement: \(error)") }
-    }
-
-    func fieldSelector(_ r: ResourceInfo, _ q: Query) throws -> FieldSelectorExpr {
-        let s = q["fieldSelector"] ?? ""
-        let fs: FieldSelectorExpr
-        do { fs = try FieldSelectorExpr(parsing: s) } catch { throw APIError.badRequest("\(error)") }
-        let ok = FieldLabels.supported(r)
-        for req in fs.requirements where !ok.contains(req.field) {
-            throw APIError.badRequest("field label not supported: \(req.field)")
-        }
-        return fs
-    }
-
     func deleteOptions(_ q: Query, _ body: JSONValue?) -> APIServer.DeleteOptions {
         var o = APIServer.DeleteOptions()
         o.gracePeriodSeconds = q["gracePeriodSeconds"].flatMap { Int64($0) } ?? body?["gracePeriodSeconds"]?.intValue
@@ -337,8 +342,8 @@ public struct APIHTTPResponder: HTTPResponder {
     }
 
     func list(_ r: ResourceInfo, namespace: String?, _ q: Query, table: Bool, includeObject: String?) async throws -> Response {
-        let ls = try labelSelector(q)
-        let fs = try fieldSelector(r, q)
+        let ls = try q.labelSelector()
+        let fs = try q.fieldSelector(for: r)
         let limit = q["limit"].flatMap { Int($0) }
         let res = try await api.list(r, namespace: namespace, labelSelector: ls, fieldSelector: fs, limit: limit, continueToken: q["continue"])
         if let rvm = q["resourceVersionMatch"], rvm == "Exact", let rv = q["resourceVersion"], rv != res.resourceVersion {

@@ -39,14 +39,8 @@ enum Watch {
     static func serve(api: APIServer, _ r: ResourceInfo, namespace: String?, query q: APIHTTPResponder.Query, table: Bool)
         async throws -> Response
     {
-        let ls: LabelSelectorExpr = try q["labelSelector"].map { s in
-            do { return try LabelSelectorExpr(parsing: s) } catch { throw APIError.badRequest("unable to parse requirement: \(error)") }
-        } ?? .everything
-        let fs: FieldSelectorExpr
-        do { fs = try FieldSelectorExpr(parsing: q["fieldSelector"] ?? "") } catch { throw APIError.badRequest("\(error)") }
-        for req in fs.requirements where !FieldLabels.supported(r).contains(req.field) {
-            throw APIError.badRequest("field label not supported: \(req.field)")
-        }
+        let ls = try q.labelSelector()
+        let fs = try q.fieldSelector(for: r)
         let rvParam = q["resourceVersion"] ?? ""
         let sendInitial = q["sendInitialEvents"] == "true" || rvParam.isEmpty || rvParam == "0"
         let explicitInitial = q["sendInitialEvents"] == "true"
@@ -124,9 +118,7 @@ enum Watch {
                         case .added: if nowMatch { cont.yield(.event("ADDED", obj)) }
                         case .deleted:
                             if nowMatch {
-                                var o = obj
-                                o.setValue(.string(String(ev.revision)), at: ["metadata", "resourceVersion"])
-                                cont.yield(.event("DELETED", o))
+                                cont.yield(.event("DELETED", APIServer.versioned(obj, ev.revision)))
                             }
                         case .modified:
                             let prev = ev.prevValue.flatMap { try? JSONParser.parse($0) }
@@ -134,9 +126,7 @@ enum Watch {
                             if nowMatch && wasMatch { cont.yield(.event("MODIFIED", obj)) } else if nowMatch {
                                 cont.yield(.event("ADDED", obj))
                             } else if wasMatch, prev != nil {
-                                var o = obj
-                                o.setValue(.string(String(ev.revision)), at: ["metadata", "resourceVersion"])
-                                cont.yield(.event("DELETED", o))
+                                cont.yield(.event("DELETED", APIServer.versioned(obj, ev.revision)))
                             }
                         }
                     }
