@@ -229,7 +229,8 @@ struct ContainerTests {
         #expect(!alive(st.pid) && !alive(cpid))
         #expect(!FileManager.default.fileExists(atPath: netns))
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-        #expect(!mounts.contains(h.root))
+        // own root only: a bare prefix would also match a parallel harness's "<root>0/…"
+        #expect(!mounts.contains(h.root + "/") && !mounts.contains(" " + h.root + " "))
         for c in ["memory", "cpu", "pids"] {
             #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(c)/\(h.cgroupRoot)/kubepods/besteffort/pod-uid-rm"))
         }

@@ -98,10 +98,13 @@ final class Harness: @unchecked Sendable {
             try? await runtime.removeContainer(c.id)
         }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        for line in mounts.split(separator: "\n") where line.contains(root) {
+        for line in mounts.split(separator: "\n") {
+            // the mount point (field 5) under this harness's own root: "<root>/", not a prefix
+            // match, which would also catch "<root>0/…" of a harness running in parallel
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[4] == root || fields[4].hasPrefix(root + "/") else { continue }
             leftovers.append("mount: \(line)")
-            let target = line.split(separator: " ")[4]
-            umount2(String(target), Int32(MNT_DETACH))
+            umount2(String(fields[4]), Int32(MNT_DETACH))
         }
         for c in CgroupV1.controllers {
             let base = "/sys/fs/cgroup/\(c)/\(cgroupRoot)"
