@@ -126,6 +126,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ControllerIntegrationTests",
+            dependencies: ["TestSupport", "KubeAPI"],
+            path: "integration/Controllers",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CNIIntegrationTests",
             dependencies: ["TestSupport", "CNI"],
             path: "integration/CNI",
