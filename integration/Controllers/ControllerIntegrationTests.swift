@@ -118,6 +118,23 @@ struct ControllerIntegrationTests {
         #expect(await sampler.value, "old and new pods ran at the same time under Recreate")
     }
 
+    @Test func rolloutThatCannotProgressHitsItsDeadline() async throws {
+        let h = try ServerHarness(name: "ctl-deadline")
+        defer { h.stop() }
+        let client = APIClient(baseURL: h.baseURL)
+        try kubectl(h, "create", "namespace", "roll")
+        // no kubelet: pods never become ready
+        let yaml = Self.deployment(image: "busybox:1.36", replicas: 2).replacingOccurrences(of: "  replicas: 2\n", with: "  replicas: 2\n  progressDeadlineSeconds: 2\n")
+        try kubectl(h, "apply", "-f", "-", stdin: yaml)
+        let r = try h.kubectl("-n", "roll", "rollout", "status", "deployment/web", "--timeout=30s", timeout: 40)
+        #expect(!r.ok)
+        #expect(r.stderr.contains("exceeded its progress deadline"), "\(r)")
+        let d = try await client.get(Deployment.self, namespace: "roll", name: "web")
+        let p = d.status?.conditions?.first { $0.type == "Progressing" }
+        #expect(p?.status == "False" && p?.reason == "ProgressDeadlineExceeded")
+        #expect(d.status?.conditions?.first { $0.type == "Available" }?.reason == "MinimumReplicasUnavailable")
+    }
+
     @Test func statefulSetCreatesInOrderAndUpdatesInReverse() async throws {
         let h = try ServerHarness(name: "ctl-sts")
         defer { h.stop() }
