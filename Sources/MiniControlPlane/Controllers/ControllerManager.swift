@@ -98,8 +98,7 @@ public struct ControllerManager: Sendable {
     /// Runs the enabled controllers until the task is cancelled.
     public func run() async {
         let informers = SharedInformers(client: client)
-        let recorder = EventRecorder(client: client, component: "controller-manager", host: identity)
-        let ctx = ControllerContext(client: client, informers: informers, recorder: recorder, logger: logger, options: options)
+        let ctx = ControllerContext(client: client, informers: informers, logger: logger, options: options)
         var controllers: [any Controller] = []
         if options.enabled(ReplicaSetController.name) { controllers.append(ReplicaSetController(ctx)) }
         if options.enabled(DeploymentController.name) { controllers.append(DeploymentController(ctx)) }
@@ -133,7 +132,7 @@ public struct ControllerManager: Sendable {
             await g.next()
             g.cancelAll()
         }
-        await recorder.shutdown()
+        await ctx.shutdownRecorders()
     }
 }
 
@@ -141,9 +140,36 @@ public struct ControllerManager: Sendable {
 public struct ControllerContext: Sendable {
     public let client: APIClient
     public let informers: SharedInformers
-    public let recorder: EventRecorder
     public let logger: Logger
     public let options: ControllerManagerOptions
+    private let recorders = RecorderSet()
+
+    init(client: APIClient, informers: SharedInformers, logger: Logger, options: ControllerManagerOptions) {
+        self.client = client
+        self.informers = informers
+        self.logger = logger
+        self.options = options
+    }
+
+    /// An event recorder for one controller, named as upstream's (`deployment-controller`, …),
+    /// which is what `kubectl get events -o wide` shows as the source.
+    func makeRecorder(_ component: String) -> EventRecorder { recorders.make(client: client, component: component) }
+
+    /// Writes every queued event, then stops the recorders.
+    func shutdownRecorders() async {
+        for r in recorders.all() { await r.shutdown() }
+    }
+}
+
+final class RecorderSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [EventRecorder] = []
+    func make(client: APIClient, component: String) -> EventRecorder {
+        let r = EventRecorder(client: client, component: component)
+        lock.withLock { items.append(r) }
+        return r
+    }
+    func all() -> [EventRecorder] { lock.withLock { items } }
 }
 
 /// Works `queue` with `workers` concurrent loops until the task is cancelled. A failed sync is

@@ -10,6 +10,7 @@ public struct DaemonSetController: Controller {
     public static let name = "daemonset"
     static let hashLabel = "controller-revision-hash"
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let sets: Informer<DaemonSet>
     let pods: Informer<Pod>
     let nodes: Informer<Node>
@@ -17,6 +18,7 @@ public struct DaemonSetController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("daemonset-controller")
         sets = ctx.informers.informer(DaemonSet.self)
         pods = ctx.informers.informer(Pod.self)
         nodes = ctx.informers.informer(Node.self)
@@ -108,9 +110,9 @@ public struct DaemonSetController: Controller {
                         }
                         do {
                             let created = try await ctx.client.create(pod)
-                            ctx.recorder.event(ds, reason: "SuccessfulCreate", message: "Created pod: \(created.name)")
+                            recorder.event(ds, reason: "SuccessfulCreate", message: "Created pod: \(created.name)")
                         } catch {
-                            ctx.recorder.event(ds, type: EventRecorder.warning, reason: "FailedCreate", message: "Error creating: \(error)")
+                            recorder.event(ds, type: EventRecorder.warning, reason: "FailedCreate", message: "Error creating: \(error)")
                         }
                         continue
                     }
@@ -118,7 +120,7 @@ public struct DaemonSetController: Controller {
                     // more than one: keep the oldest
                     for extra in here.sorted(by: { ($0.metadata.creationTimestamp ?? "") < ($1.metadata.creationTimestamp ?? "") }).dropFirst() {
                         try? await ctx.client.delete(Pod.self, namespace: ns, name: extra.name, uid: extra.metadata.uid)
-                        ctx.recorder.event(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(extra.name)")
+                        recorder.event(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(extra.name)")
                     }
                     let p = here[0]
                     if p.isReady { ready += 1 }
@@ -128,7 +130,7 @@ public struct DaemonSetController: Controller {
                     misscheduled += here.count
                     for p in here {
                         try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                        ctx.recorder.event(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
+                        recorder.event(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
                     }
                 }
             }
@@ -142,7 +144,7 @@ public struct DaemonSetController: Controller {
                 let owned = outdated.sorted { !$0.isReady && $1.isReady }
                 for p in owned where unavailable < Int(maxUnavailable) || !p.isReady {
                     try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                    ctx.recorder.event(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
+                    recorder.event(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
                     if p.isReady { unavailable += 1 }
                 }
             }

@@ -15,6 +15,7 @@ public struct DeploymentController: Controller {
     static let hashLabel = "pod-template-hash"
 
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let deployments: Informer<Deployment>
     let sets: Informer<ReplicaSet>
     let pods: Informer<Pod>
@@ -22,6 +23,7 @@ public struct DeploymentController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("deployment-controller")
         deployments = ctx.informers.informer(Deployment.self)
         sets = ctx.informers.informer(ReplicaSet.self)
         pods = ctx.informers.informer(Pod.self)
@@ -73,7 +75,7 @@ public struct DeploymentController: Controller {
         let (ns, name) = splitKey(key)
         guard let d = await deployments.get(namespace: ns, name: name), let spec = d.spec else { return }
         guard let selector = try? LabelSelectorExpr(spec.selector), !selector.isEmpty else {
-            ctx.recorder.event(d, type: EventRecorder.warning, reason: "SelectingAll",
+            recorder.event(d, type: EventRecorder.warning, reason: "SelectingAll",
                                message: "This deployment is selecting all pods. A non-empty selector is required.")
             return
         }
@@ -89,7 +91,7 @@ public struct DeploymentController: Controller {
         let (newRS, created) = try await ensureNewReplicaSet(d, all: &all)
         let olds = all.filter { $0.metadata.uid != newRS.metadata.uid }
         if created {
-            ctx.recorder.event(d, reason: "ScalingReplicaSet",
+            recorder.event(d, reason: "ScalingReplicaSet",
                                message: "Scaled up replica set \(newRS.name) from 0 to \(newRS.spec?.replicas ?? 0)")
         }
         if spec.strategy?.type == "Recreate" {
@@ -240,7 +242,7 @@ public struct DeploymentController: Controller {
         let updated = try await ctx.client.update(next)
         replace(&all, updated)
         if old != n {
-            ctx.recorder.event(d, reason: "ScalingReplicaSet",
+            recorder.event(d, reason: "ScalingReplicaSet",
                                message: "Scaled \(n > old ? "up" : "down") replica set \(rs.name) from \(old) to \(n)")
         }
     }
@@ -379,7 +381,7 @@ public struct DeploymentController: Controller {
                     let left = deadline - Date().timeIntervalSince(last)
                     if left <= 0 {
                         set("Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \"\(new.name)\" has timed out progressing.")
-                        ctx.recorder.event(d, type: EventRecorder.warning, reason: "ProgressDeadlineExceeded",
+                        recorder.event(d, type: EventRecorder.warning, reason: "ProgressDeadlineExceeded",
                                            message: "Deployment \"\(d.name)\" has timed out progressing.")
                     } else {
                         requeueAfter = .seconds(left + 0.5)

@@ -83,6 +83,7 @@ func registerServiceQueue(services: Informer<Service>, pods: Informer<Pod>, queu
 public struct EndpointsController: Controller {
     public static let name = "endpoint"
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let services: Informer<Service>
     let pods: Informer<Pod>
     let endpoints: Informer<Endpoints>
@@ -90,6 +91,7 @@ public struct EndpointsController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("endpoint-controller")
         services = ctx.informers.informer(Service.self)
         pods = ctx.informers.informer(Pod.self)
         endpoints = ctx.informers.informer(Endpoints.self)
@@ -148,12 +150,12 @@ public struct EndpointsController: Controller {
             } catch where isConflict(error) || isAlreadyExists(error) {
                 continue  // re-read and retry
             } catch {
-                ctx.recorder.event(svc, type: EventRecorder.warning, reason: "FailedToUpdateEndpoint",
+                recorder.event(svc, type: EventRecorder.warning, reason: "FailedToUpdateEndpoint",
                                    message: "Failed to update endpoint \(ns)/\(name): \(error)")
                 throw error
             }
         }
-        ctx.recorder.event(svc, type: EventRecorder.warning, reason: "FailedToUpdateEndpoint",
+        recorder.event(svc, type: EventRecorder.warning, reason: "FailedToUpdateEndpoint",
                            message: "Failed to update endpoint \(ns)/\(name): the object kept changing (conflicts)")
         throw Status(message: "endpoints \(ns)/\(name): conflicts", reason: "Conflict", code: 409)
     }
@@ -167,6 +169,7 @@ public struct EndpointSliceController: Controller {
     static let managedBy = "endpointslice-controller.k8s.io"
     static let maxPerSlice = 100
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let services: Informer<Service>
     let pods: Informer<Pod>
     let slices: Informer<EndpointSlice>
@@ -174,6 +177,7 @@ public struct EndpointSliceController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("endpoint-slice-controller")
         services = ctx.informers.informer(Service.self)
         pods = ctx.informers.informer(Pod.self)
         slices = ctx.informers.informer(EndpointSlice.self)
@@ -281,7 +285,7 @@ public struct EndpointSliceController: Controller {
             }
         } catch {
             if isConflict(error) { throw error }  // retried with backoff, re-reading the cache
-            ctx.recorder.event(svc, type: EventRecorder.warning, reason: "FailedToUpdateEndpointSlices",
+            recorder.event(svc, type: EventRecorder.warning, reason: "FailedToUpdateEndpointSlices",
                                message: "Error updating Endpoint Slices for Service \(ns)/\(name): \(error)")
             throw error
         }

@@ -8,6 +8,7 @@ import Logging
 public struct JobController: Controller {
     public static let name = "job"
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let jobs: Informer<Job>
     let pods: Informer<Pod>
     let queue = WorkQueue<String>()
@@ -15,6 +16,7 @@ public struct JobController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("job-controller")
         jobs = ctx.informers.informer(Job.self)
         pods = ctx.informers.informer(Pod.self)
     }
@@ -90,12 +92,12 @@ public struct JobController: Controller {
                 for p in active { try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid) }
                 addCondition("FailureTarget", reason, message)
                 addCondition("Failed", reason, message)
-                ctx.recorder.event(job, type: EventRecorder.warning, reason: reason, message: message)
+                recorder.event(job, type: EventRecorder.warning, reason: reason, message: message)
             } else if complete {
                 addCondition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods")
                 addCondition("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
                 st.completionTime = now
-                ctx.recorder.event(job, reason: "Completed", message: "Job completed")
+                recorder.event(job, reason: "Completed", message: "Job completed")
             } else if spec.suspend != true, await expectations.satisfied(key) {
                 let want: Int
                 if let completions { want = min(parallelism, Int(completions - succeeded)) }
@@ -110,16 +112,16 @@ public struct JobController: Controller {
                         do {
                             let p = try await ctx.client.create(podFromTemplate(spec.template, namespace: ns, owner: controllerReference(job),
                                                                                 generateName: job.name + "-", extraLabels: labels))
-                            ctx.recorder.event(job, reason: "SuccessfulCreate", message: "Created pod: \(p.name)")
+                            recorder.event(job, reason: "SuccessfulCreate", message: "Created pod: \(p.name)")
                         } catch {
                             await expectations.creationFailed(key)
-                            ctx.recorder.event(job, type: EventRecorder.warning, reason: "FailedCreate", message: "Error creating: \(error)")
+                            recorder.event(job, type: EventRecorder.warning, reason: "FailedCreate", message: "Error creating: \(error)")
                         }
                     }
                 } else if active.count > want {
                     for p in ReplicaSetController.deletionOrder(active).prefix(active.count - want) {
                         try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                        ctx.recorder.event(job, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
+                        recorder.event(job, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
                     }
                 }
             }

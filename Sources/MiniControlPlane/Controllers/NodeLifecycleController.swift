@@ -15,6 +15,7 @@ public struct NodeLifecycleController: Controller {
     static let notReady = "node.kubernetes.io/not-ready"
 
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let nodes: Informer<Node>
     let leases: Informer<Lease>
     let pods: Informer<Pod>
@@ -23,6 +24,7 @@ public struct NodeLifecycleController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("node-controller")
         nodes = ctx.informers.informer(Node.self)
         leases = ctx.informers.informer(Lease.self)
         pods = ctx.informers.informer(Pod.self)
@@ -85,7 +87,7 @@ public struct NodeLifecycleController: Controller {
             do {
                 next = try await ctx.client.updateStatus(next)
             } catch where isNotFound(error) { return }
-            ctx.recorder.event(ObjectReference(kind: "Node", name: name, uid: name, apiVersion: "v1"), reason: "NodeNotReady",
+            recorder.event(ObjectReference(kind: "Node", name: name, uid: name, apiVersion: "v1"), reason: "NodeNotReady",
                                message: "Node \(name) status is now: NodeNotReady")
             await markPodsNotReady(on: name)
         }
@@ -145,7 +147,7 @@ public struct NodeLifecycleController: Controller {
             }
             if !evictNow, let d = deadline, d <= Date() { evictNow = true }
             if evictNow {
-                ctx.recorder.event(p, reason: "TaintManagerEviction", message: "Marking for deletion Pod \(p.metadata.namespace ?? "")/\(p.name)")
+                recorder.event(p, reason: "TaintManagerEviction", message: "Marking for deletion Pod \(p.metadata.namespace ?? "")/\(p.name)")
                 do {
                     try await ctx.client.delete(Pod.self, namespace: p.metadata.namespace, name: p.name, uid: p.metadata.uid)
                 } catch where isNotFound(error) || isConflict(error) {}

@@ -9,6 +9,7 @@ import Logging
 public struct ReplicaSetController: Controller {
     public static let name = "replicaset"
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let sets: Informer<ReplicaSet>
     let pods: Informer<Pod>
     let queue = WorkQueue<String>()
@@ -17,6 +18,7 @@ public struct ReplicaSetController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("replicaset-controller")
         sets = ctx.informers.informer(ReplicaSet.self)
         pods = ctx.informers.informer(Pod.self)
     }
@@ -139,11 +141,11 @@ public struct ReplicaSetController: Controller {
                 for r in results {
                     switch r {
                     case .success(let p):
-                        ctx.recorder.event(rs, reason: "SuccessfulCreate", message: "Created pod: \(p.name)")
+                        recorder.event(rs, reason: "SuccessfulCreate", message: "Created pod: \(p.name)")
                     case .failure(let error):
                         failed += 1
                         firstError = firstError ?? error
-                        ctx.recorder.event(rs, type: EventRecorder.warning, reason: "FailedCreate", message: "Error creating: \(error)")
+                        recorder.event(rs, type: EventRecorder.warning, reason: "FailedCreate", message: "Error creating: \(error)")
                     }
                 }
                 created += size
@@ -160,11 +162,11 @@ public struct ReplicaSetController: Controller {
             for p in victims {
                 do {
                     try await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                    ctx.recorder.event(rs, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
+                    recorder.event(rs, reason: "SuccessfulDelete", message: "Deleted pod: \(p.name)")
                 } catch {
                     await expectations.deletionObserved(key, pod: queueKey(p))
                     if !isNotFound(error) {
-                        ctx.recorder.event(rs, type: EventRecorder.warning, reason: "FailedDelete", message: "Error deleting: \(error)")
+                        recorder.event(rs, type: EventRecorder.warning, reason: "FailedDelete", message: "Error deleting: \(error)")
                     }
                 }
             }

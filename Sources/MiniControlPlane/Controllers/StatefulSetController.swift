@@ -11,6 +11,7 @@ public struct StatefulSetController: Controller {
     public static let name = "statefulset"
     static let revisionLabel = "controller-revision-hash"
     let ctx: ControllerContext
+    let recorder: EventRecorder
     let sets: Informer<StatefulSet>
     let pods: Informer<Pod>
     let revisions: Informer<ControllerRevision>
@@ -18,6 +19,7 @@ public struct StatefulSetController: Controller {
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
+        recorder = ctx.makeRecorder("statefulset-controller")
         sets = ctx.informers.informer(StatefulSet.self)
         pods = ctx.informers.informer(Pod.self)
         revisions = ctx.informers.informer(ControllerRevision.self)
@@ -118,7 +120,7 @@ public struct StatefulSetController: Controller {
                         // a finished pod is replaced under the same name
                         if !p.isTerminating {
                             try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                            ctx.recorder.event(s, reason: "SuccessfulDelete", message: "delete Pod \(p.name) in StatefulSet \(s.name) successful")
+                            recorder.event(s, reason: "SuccessfulDelete", message: "delete Pod \(p.name) in StatefulSet \(s.name) successful")
                         }
                         if !parallel { blocked = true; break }
                         continue
@@ -131,11 +133,11 @@ public struct StatefulSetController: Controller {
                 do {
                     let created = try await ctx.client.create(pod)
                     byOrdinal[o] = created
-                    ctx.recorder.event(s, reason: "SuccessfulCreate", message: "create Pod \(pod.name) in StatefulSet \(s.name) successful")
+                    recorder.event(s, reason: "SuccessfulCreate", message: "create Pod \(pod.name) in StatefulSet \(s.name) successful")
                 } catch where isAlreadyExists(error) {
                     // the informer has not seen it yet: next sync
                 } catch {
-                    ctx.recorder.event(s, type: EventRecorder.warning, reason: "FailedCreate",
+                    recorder.event(s, type: EventRecorder.warning, reason: "FailedCreate",
                                        message: "create Pod \(pod.name) in StatefulSet \(s.name) failed error: \(error)")
                     throw error
                 }
@@ -146,7 +148,7 @@ public struct StatefulSetController: Controller {
                 for p in condemned {
                     if p.isTerminating { if !parallel { blocked = true; break } else { continue } }
                     try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                    ctx.recorder.event(s, reason: "SuccessfulDelete", message: "delete Pod \(p.name) in StatefulSet \(s.name) successful")
+                    recorder.event(s, reason: "SuccessfulDelete", message: "delete Pod \(p.name) in StatefulSet \(s.name) successful")
                     if !parallel { blocked = true; break }
                 }
             }
@@ -158,7 +160,7 @@ public struct StatefulSetController: Controller {
                     for o in stride(from: replicas - 1, through: partition, by: -1) {
                         guard let p = byOrdinal[o], p.metadata.labels?[Self.revisionLabel] != update.name else { continue }
                         try? await ctx.client.delete(Pod.self, namespace: ns, name: p.name, uid: p.metadata.uid)
-                        ctx.recorder.event(s, reason: "SuccessfulDelete", message: "delete Pod \(p.name) in StatefulSet \(s.name) successful")
+                        recorder.event(s, reason: "SuccessfulDelete", message: "delete Pod \(p.name) in StatefulSet \(s.name) successful")
                         break
                     }
                 }
