@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "KubeAPI", "MiniControlPlane",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/swiftlet-bench",
@@ -143,6 +144,12 @@ let package = Package(
             name: "CNIIntegrationTests",
             dependencies: ["TestSupport", "CNI"],
             path: "integration/CNI",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SchedulerIntegrationTests",
+            dependencies: ["TestSupport"],
+            path: "integration/Scheduler",
             swiftSettings: swiftSettings
         ),
         .testTarget(

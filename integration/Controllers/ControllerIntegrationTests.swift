@@ -245,13 +245,16 @@ struct ControllerIntegrationTests {
             spec: {containers: [{name: c, image: busybox, ports: [{name: http, containerPort: 8080}]}]}
             """
         try kubectl(h, "apply", "-f", "-", stdin: yaml)
-        // b has an IP but is not ready
-        var b = try await client.get(Pod.self, namespace: "ep", name: "b")
-        var st = PodStatus(phase: "Running")
-        st.podIP = "10.244.9.9"
-        st.conditions = [Condition(type: "Ready", status: "False")]
-        b.status = st
-        _ = try await client.updateStatus(b)
+        // b has an IP but is not ready (the scheduler may write its status too: retry conflicts)
+        #expect(await until(.seconds(10)) {
+            var b = try await client.get(Pod.self, namespace: "ep", name: "b")
+            var st = PodStatus(phase: "Running")
+            st.podIP = "10.244.9.9"
+            st.conditions = [Condition(type: "Ready", status: "False")]
+            b.status = st
+            _ = try await client.updateStatus(b)
+            return true
+        })
         #expect(await until {
             let ep = try await client.get(Endpoints.self, namespace: "ep", name: "web")
             return ep.subsets?.first?.addresses?.count == 1 && ep.subsets?.first?.notReadyAddresses?.first?.ip == "10.244.9.9"
@@ -318,7 +321,7 @@ struct ControllerIntegrationTests {
     }
 
     @Test func daemonSetRunsOnEveryEligibleNodeAndNamespacesGetDefaultServiceAccounts() async throws {
-        let h = try ServerHarness(name: "ctl-ds", extraArgs: ["--node-monitor-grace-period", "3600"])
+        let h = try ServerHarness(name: "ctl-ds", extraArgs: ["--node-monitor-grace-period", "1h"])
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
         for n in ["n1", "n2", "n3"] {
