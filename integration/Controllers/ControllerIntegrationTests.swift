@@ -31,6 +31,8 @@ struct ControllerIntegrationTests {
         let kubelet = FakeKubelet(client: client, namespace: "roll")
         await kubelet.start()
         defer { Task { await kubelet.stop() } }
+        let watch = try h.kubectlBackground("-n", "roll", "get", "events", "--watch")
+        defer { watch.stop() }
         try kubectl(h, "apply", "-f", "-", stdin: Self.deployment(image: "busybox:1.36"))
         let out = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s")
         #expect(out.contains("successfully rolled out"))
@@ -75,6 +77,11 @@ struct ControllerIntegrationTests {
         #expect(d.status?.conditions?.first { $0.type == "Progressing" }?.reason == "NewReplicaSetAvailable")
         #expect(d.status?.conditions?.first { $0.type == "Available" }?.status == "True")
 
+        // what `kubectl get events --watch` printed as it happened: the deployment's chain
+        #expect(watch.waitForOutput("Scaled down replica set web-", timeout: 10))
+        let watched = watch.output.string
+        #expect(watched.contains("ScalingReplicaSet") && watched.contains("deployment/web"))
+        #expect(watched.contains("SuccessfulCreate") && watched.contains("replicaset/web-"))
         let events = try kubectl(h, "-n", "roll", "get", "events", "--sort-by=.lastTimestamp")
         #expect(events.contains("ScalingReplicaSet"))
         #expect(events.range(of: #"Scaled up replica set web-[a-z0-9]+ from 0 to"#, options: .regularExpression) != nil)
