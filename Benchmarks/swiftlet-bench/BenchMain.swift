@@ -22,7 +22,7 @@ func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet-bench", abstract: "swiftlet benchmarks, each beside a reference measured in the same run.",
-        subcommands: [APIServerBench.self])
+        subcommands: [APIServerBench.self, RuntimeBench.self])
 }
 
 struct Stats {
