@@ -27,6 +27,14 @@ public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
     }
 
     public func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
+        // fast path for the common pod: cpu and memory only, and it fits
+        let want = pod.requests
+        if want.scalar.isEmpty && want.ephemeralStorage == 0 && Int64(node.pods.count) < node.allocatable.allowedPods
+            && want.milliCPU <= node.allocatable.milliCPU - node.requested.milliCPU
+            && want.memory <= node.allocatable.memory - node.requested.memory
+        {
+            return nil
+        }
         let reasons = Self.insufficient(pod, allocatable: node.allocatable, requested: node.requested, podCount: node.pods.count)
         return reasons.isEmpty ? nil : FilterFailure(.unschedulable, reasons, plugin: name)
     }
