@@ -63,6 +63,7 @@ let package = Package(
             name: "MiniControlPlane",
             dependencies: [
                 "KubeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),

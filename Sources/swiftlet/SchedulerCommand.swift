@@ -57,7 +57,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "swiftlet.scheduler")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let client = APIClient(baseURL: server)
+        let client = SchedulerRunner.makeClient(server: server)
         let id = identity ?? "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
         var options = SchedulerOptions()
         options.schedulerName = schedulerName
@@ -73,7 +73,13 @@ struct SchedulerCommand: AsyncParsableCommand {
         logger.info("swiftlet scheduler \(id) against \(server), leader election \(leaderElect ? "on" : "off")")
         let service = SchedulerService(client: client, options: options, leaderElection: le, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await client.http.shutdown()
+            throw error
+        }
+        try await client.http.shutdown()
     }
 }
 

@@ -206,3 +206,39 @@ import Testing
         #expect(Scheduler.numFeasibleNodesToFind(percentage: 1, nodes: 5000) == 100)    // at least 100
     }
 }
+
+/// Scores of the plugins that look at other pods.
+@Suite struct SchedulerPodScoreTests {
+    typealias F = SchedFixtures
+
+    func scores(_ plugin: any ScorePlugin, _ pod: Pod, _ c: SchedulerCache, _ names: [String]) -> [Int64]? {
+        let state = CycleState()
+        let info = PodInfo(pod)
+        let nodes = names.map { c.nodes[$0]! }
+        guard plugin.preScore(info, nodes, F.view(c), state) else { return nil }
+        var s = nodes.map { plugin.score(info, $0, state) }
+        plugin.normalize(&s, state)
+        return s
+    }
+
+    @Test func scheduleAnywaySpreadPrefersTheEmptierDomain() {
+        let c = F.cache([F.node("a1", labels: ["zone": "a"]), F.node("b1", labels: ["zone": "b"])],
+                        pods: [F.pod("w1", labels: ["app": "web"], nodeName: "a1"), F.pod("w2", labels: ["app": "web"], nodeName: "a1")])
+        let soft = TopologySpreadConstraint(maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway",
+                                            labelSelector: LabelSelector(matchLabels: ["app": "web"]))
+        let s = scores(PodTopologySpread(), F.pod("p", labels: ["app": "web"], spread: [soft]), c, ["a1", "b1"])
+        #expect(s != nil)
+        #expect(s![1] == 100 && s![0] < s![1])
+        #expect(scores(PodTopologySpread(), F.pod("p"), c, ["a1", "b1"]) == nil)   // no constraints: skipped
+    }
+
+    @Test func preferredPodAffinityAndAntiAffinityScore() {
+        let c = F.cache([F.node("n1"), F.node("n2")], pods: [F.pod("cache", labels: ["app": "cache"], nodeName: "n1")])
+        let term = PodAffinityTerm(labelSelector: LabelSelector(matchLabels: ["app": "cache"]), topologyKey: "kubernetes.io/hostname")
+        let near = Affinity(podAffinity: PodAffinity(preferred: [WeightedPodAffinityTerm(weight: 50, podAffinityTerm: term)]))
+        #expect(scores(InterPodAffinity(), F.pod("p", affinity: near), c, ["n1", "n2"]) == [100, 0])
+        let away = Affinity(podAntiAffinity: PodAntiAffinity(preferred: [WeightedPodAffinityTerm(weight: 50, podAffinityTerm: term)]))
+        #expect(scores(InterPodAffinity(), F.pod("p", affinity: away), c, ["n1", "n2"]) == [0, 100])
+        #expect(scores(InterPodAffinity(), F.pod("p"), c, ["n1", "n2"]) == nil)
+    }
+}

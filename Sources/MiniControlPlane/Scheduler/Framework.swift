@@ -48,10 +48,14 @@ public protocol FilterPlugin: Sendable {
     func preFilter(_ pod: PodInfo, _ view: ClusterView, _ state: CycleState) -> FilterFailure?
     /// nil when the node fits.
     func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure?
+    /// False when `filter` cannot reject any node for this pod (asked once per cycle, after
+    /// `preFilter`), so the per-node loop skips the plugin.
+    func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool
 }
 
 extension FilterPlugin {
     public func preFilter(_ pod: PodInfo, _ view: ClusterView, _ state: CycleState) -> FilterFailure? { nil }
+    public func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool { true }
 }
 
 /// A score plugin: `preScore` returns false when the plugin has nothing to say about this pod
@@ -116,6 +120,15 @@ public struct Framework: Sendable {
 
     /// The first failing filter, as upstream stops at the first rejection.
     public func runFilters(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
+        Self.run(filters, pod, node, state)
+    }
+
+    /// The filters that can reject a node for this pod.
+    public func activeFilters(_ pod: PodInfo, _ state: CycleState) -> [any FilterPlugin] {
+        filters.filter { $0.isRelevant(pod, state) }
+    }
+
+    static func run(_ filters: [any FilterPlugin], _ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
         for f in filters { if let failure = f.filter(pod, node, state) { return failure } }
         return nil
     }

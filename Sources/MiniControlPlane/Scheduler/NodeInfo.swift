@@ -16,6 +16,16 @@ public final class NodeInfo {
     public private(set) var nonZeroCPU: Int64 = 0
     public private(set) var nonZeroMemory: Int64 = 0
     public private(set) var usedPorts: [HostPort: Int] = [:]
+    /// Plain copies of the hot numbers, so the per-node fit check reads no dictionaries.
+    public private(set) var allocatableMilliCPU: Int64 = 0
+    public private(set) var allocatableMemory: Int64 = 0
+    public private(set) var allocatablePods: Int64 = 0
+    public private(set) var requestedMilliCPU: Int64 = 0
+    public private(set) var requestedMemory: Int64 = 0
+    public private(set) var podCount = 0
+    /// Whether the node has any NoSchedule/NoExecute taint, any PreferNoSchedule taint.
+    public private(set) var hasHardTaints = false
+    public private(set) var hasSoftTaints = false
     public private(set) var podsWithAffinity = 0
     public private(set) var podsWithRequiredAntiAffinity = 0
 
@@ -29,8 +39,13 @@ public final class NodeInfo {
         node = n
         labels = n.metadata.labels ?? [:]
         taints = n.spec?.taints ?? []
+        hasHardTaints = taints.contains { $0.effect == "NoSchedule" || $0.effect == "NoExecute" }
+        hasSoftTaints = taints.contains { $0.effect == "PreferNoSchedule" }
         unschedulable = n.spec?.unschedulable ?? false
         allocatable = Resources(n.status?.allocatable ?? n.status?.capacity)
+        allocatableMilliCPU = allocatable.milliCPU
+        allocatableMemory = allocatable.memory
+        allocatablePods = allocatable.allowedPods
         var imgs: [String: Int64] = [:]
         for image in n.status?.decodedImages ?? [] {
             for name in image.names ?? [] { imgs[ImageNames.normalize(name)] = image.sizeBytes ?? 0 }
@@ -41,7 +56,10 @@ public final class NodeInfo {
     public func add(_ p: PodInfo) {
         if let old = pods[p.key] { remove(old) }
         pods[p.key] = p
+        podCount = pods.count
         requested += p.requests
+        requestedMilliCPU += p.requestCPU
+        requestedMemory += p.requestMemory
         nonZeroCPU += p.nonZeroCPU
         nonZeroMemory += p.nonZeroMemory
         for hp in p.hostPorts { usedPorts[hp, default: 0] += 1 }
@@ -52,7 +70,10 @@ public final class NodeInfo {
     @discardableResult
     public func remove(_ p: PodInfo) -> Bool {
         guard let old = pods.removeValue(forKey: p.key) else { return false }
+        podCount = pods.count
         requested -= old.requests
+        requestedMilliCPU -= old.requestCPU
+        requestedMemory -= old.requestMemory
         nonZeroCPU -= old.nonZeroCPU
         nonZeroMemory -= old.nonZeroMemory
         for hp in old.hostPorts {

@@ -11,6 +11,10 @@ public final class PodInfo: Sendable {
     public let name: String
     public let labels: [String: String]
     public let requests: Resources
+    /// cpu (millicores) and memory requests, and whether they are all the pod asks for.
+    public let requestCPU: Int64
+    public let requestMemory: Int64
+    public let requestsOnlyCPUAndMemory: Bool
     public let nonZeroCPU: Int64
     public let nonZeroMemory: Int64
     public let priority: Int32
@@ -47,6 +51,9 @@ public final class PodInfo: Sendable {
         labels = pod.metadata.labels ?? [:]
         let spec = pod.spec
         requests = PodRequests.compute(spec)
+        requestCPU = requests.milliCPU
+        requestMemory = requests.memory
+        requestsOnlyCPUAndMemory = requests.scalar.isEmpty && requests.ephemeralStorage == 0
         let nz = PodRequests.compute(spec, nonZero: true)
         nonZeroCPU = nz.milliCPU
         nonZeroMemory = nz.memory

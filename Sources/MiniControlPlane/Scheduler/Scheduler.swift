@@ -9,7 +9,7 @@ public struct SchedulerOptions: Sendable {
     public var percentageOfNodesToScore = 0
     public var framework: Framework = .default
     /// API calls (bindings, status patches, preemptions) in flight at once.
-    public var apiParallelism = 64
+    public var apiParallelism = 128
     public var initialBackoff: Duration = .seconds(1)
     public var maxBackoff: Duration = .seconds(10)
     /// Write Scheduled / FailedScheduling / Preempted events.
@@ -28,6 +28,12 @@ public struct SchedulerStats: Sendable {
     public var bindErrors = 0
     public var preemptions = 0
     public var victims = 0
+    /// Time spent in scheduling cycles (filter, score, assume): wall clock, and CPU time of
+    /// the thread running them (the cycle never suspends, so that is its own cost); and in bind
+    /// requests.
+    public var cycleTime: Duration = .zero
+    public var cycleCPUTime: Duration = .zero
+    public var bindTime: Duration = .zero
 }
 
 /// The scheduler: informers on pods, nodes, priority classes and namespaces feed a cache and a
@@ -55,7 +61,8 @@ public actor Scheduler {
     enum APIWork: Sendable {
         case bind(QueuedPod, node: String)
         case unschedulable(PodInfo, message: String, nominatedNode: String?)
-        case preempt(victim: PodInfo, preemptor: PodInfo, node: String)
+        /// Nominate the preemptor (status), then mark and delete each victim, in that order.
+        case preempt(preemptor: PodInfo, node: String, victims: [PodInfo], message: String)
     }
 
     public init(client: APIClient, options: SchedulerOptions = SchedulerOptions()) {
@@ -105,7 +112,21 @@ public actor Scheduler {
         } onCancel: {
             Task { await self.stop() }
         }
-        await recorder?.shutdown()
+        // write the events still queued, but never hold up a new leadership term for long
+        if let recorder {
+            // (a checked continuation, because this task is already cancelled)
+            let once = Once()
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                Task {
+                    await recorder.shutdown()
+                    if await once.fire() { c.resume() }
+                }
+                Task {
+                    try? await Task.sleep(for: .seconds(2))
+                    if await once.fire() { c.resume() }
+                }
+            }
+        }
     }
 
     private var stopped = false
@@ -133,7 +154,11 @@ public actor Scheduler {
                 continue
             }
             guard let q = queue.pop() else { continue }
+            let t0 = ContinuousClock.now
+            let c0 = Self.threadCPUTime()
             scheduleOne(q)
+            stats.cycleCPUTime += Self.threadCPUTime() - c0
+            stats.cycleTime += ContinuousClock.now - t0
             // let informer events and binding results in between pods
             await Task.yield()
         }
@@ -262,15 +287,18 @@ public actor Scheduler {
 
     func view() -> ClusterView { ClusterView(cache: cache, namespaceLabels: namespaceLabels) }
 
-    func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
-        let fw = options.framework
-        let nominated = queue.nominatedPods(on: node.name).filter { $0.key != pod.key && $0.priority >= pod.priority }
-        if !nominated.isEmpty {
-            let withNominated = node.clone()
-            for n in nominated { withNominated.add(n) }
-            if let f = fw.runFilters(pod, withNominated, state) { return f }
+    /// Runs `filters` on the node, and again with the pods nominated to it (by preemption)
+    /// that are at least as important as this one: the pod must fit both ways.
+    func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState, _ filters: [any FilterPlugin]) -> FilterFailure? {
+        if !queue.nominated.isEmpty {
+            let nominated = queue.nominatedPods(on: node.name).filter { $0.key != pod.key && $0.priority >= pod.priority }
+            if !nominated.isEmpty {
+                let withNominated = node.clone()
+                for n in nominated { withNominated.add(n) }
+                if let f = Framework.run(filters, pod, withNominated, state) { return f }
+            }
         }
-        return fw.runFilters(pod, node, state)
+        return Framework.run(filters, pod, node, state)
     }
 
     func findNode(_ pod: PodInfo) -> Decision {
@@ -285,7 +313,8 @@ public actor Scheduler {
             for node in nodes { failures[node.name] = f }
             return .unfit(FitError(numAllNodes: n, failures: failures, preFilterMessage: f.reasons.joined(separator: ", ")), state)
         }
-        if let nn = pod.pod.status?.nominatedNodeName, let node = cache.nodes[nn], filter(pod, node, state) == nil {
+        let active = options.framework.activeFilters(pod, state)
+        if let nn = pod.pod.status?.nominatedNodeName, let node = cache.nodes[nn], filter(pod, node, state, active) == nil {
             return .node(nn)
         }
         let want = Self.numFeasibleNodesToFind(percentage: options.percentageOfNodesToScore, nodes: n)
@@ -297,7 +326,7 @@ public actor Scheduler {
         for i in 0..<n {
             let node = nodes[(start + i) % n]
             processed += 1
-            if let f = filter(pod, node, state) {
+            if let f = filter(pod, node, state, active) {
                 failures[node.name] = f
             } else {
                 feasible.append(node)
@@ -336,15 +365,17 @@ public actor Scheduler {
         case .unfit(var fitError, let state):
             stats.unschedulable += 1
             var nominated: String? = nil
+            var lastPreemption: PreemptionOutcome? = nil
             if fitError.numAllNodes > 0 && fitError.preFilterMessage == nil {
-                switch preempt(pod, fitError, state) {
+                let outcome = preempt(pod, fitError, state)
+                lastPreemption = outcome
+                switch outcome {
                 case .nominated(let node, let victims):
                     nominated = node
                     fitError.postFilterFailed = false
                     stats.preemptions += 1
                     stats.victims += victims.count
                     queue.nominate(pod, node: node)
-                    for v in victims { workSink.yield(.preempt(victim: v, preemptor: pod, node: node)) }
                 case .failed(let message):
                     fitError.preemptionMessage = "preemption: " + message
                 }
@@ -353,7 +384,11 @@ public actor Scheduler {
             let message = fitError.message
             logger.debug("unable to schedule pod \(pod.key): \(message)")
             recorder?.event(pod.pod, type: EventRecorder.warning, reason: "FailedScheduling", message: message)
-            workSink.yield(.unschedulable(pod, message: message, nominatedNode: nominated))
+            if let nominated, case .nominated(_, let victims) = lastPreemption {
+                workSink.yield(.preempt(preemptor: pod, node: nominated, victims: victims, message: message))
+            } else {
+                workSink.yield(.unschedulable(pod, message: message, nominatedNode: nil))
+            }
         }
     }
 
@@ -378,50 +413,62 @@ public actor Scheduler {
         switch item {
         case .bind(let q, let node):
             do {
+                let t0 = ContinuousClock.now
                 try await client.bind(podNamespace: q.info.namespace, podName: q.info.name, podUID: q.info.uid, node: node)
-                await bound(q, node: node)
+                await bound(q, node: node, took: ContinuousClock.now - t0)
             } catch {
                 await bindFailed(q, node: node, error: error)
             }
         case .unschedulable(let pod, let message, let nominated):
-            guard await stillPending(pod.key) else { return }
-            var cond: [String: JSONValue] = ["type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                             "message": .string(message), "lastProbeTime": .null]
-            let existing = pod.pod.status?.conditions?.first { $0.type == "PodScheduled" }
-            if existing?.status == "False", existing?.reason == "Unschedulable", existing?.message == message,
-               nominated == nil || nominated == pod.pod.status?.nominatedNodeName
-            {
-                return  // nothing new to say
+            await markUnschedulable(pod, message: message, nominated: nominated)
+        case .preempt(let preemptor, let node, let victims, let message):
+            await markUnschedulable(preemptor, message: message, nominated: node)
+            for victim in victims {
+                let cond: JSONValue = ["type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                                       "message": .string("\(options.schedulerName): preempting to accommodate a higher priority pod"),
+                                       "lastTransitionTime": .string(KubeTime.now())]
+                _ = try? await client.patch(Pod.self, namespace: victim.namespace, name: victim.name,
+                                            patch: ["status": ["conditions": [cond]]],
+                                            contentType: "application/strategic-merge-patch+json", subresource: "status")
+                do {
+                    try await client.delete(Pod.self, namespace: victim.namespace, name: victim.name, uid: victim.uid.isEmpty ? nil : victim.uid)
+                    recorder?.event(victim.pod, reason: "Preempted", message: "Preempted by pod \(preemptor.uid) on node \(node)")
+                } catch {
+                    options.logger.warning("cannot preempt pod \(victim.key) for \(preemptor.key): \(error)")
+                }
             }
-            cond["lastTransitionTime"] = .string(existing?.status == "False" ? (existing?.lastTransitionTime ?? KubeTime.now()) : KubeTime.now())
-            var status: [String: JSONValue] = ["conditions": .array([.object(cond)])]
-            if let nominated { status["nominatedNodeName"] = .string(nominated) }
-            do {
-                _ = try await client.patch(Pod.self, namespace: pod.namespace, name: pod.name, patch: .object(["status": .object(status)]),
-                                           contentType: "application/strategic-merge-patch+json", subresource: "status")
-            } catch {
-                options.logger.debug("cannot update status of pod \(pod.key): \(error)")
-            }
-        case .preempt(let victim, let preemptor, let node):
-            let cond: JSONValue = ["type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-                                   "message": .string("\(options.schedulerName): preempting to accommodate a higher priority pod"),
-                                   "lastTransitionTime": .string(KubeTime.now())]
-            _ = try? await client.patch(Pod.self, namespace: victim.namespace, name: victim.name,
-                                        patch: ["status": ["conditions": [cond]]],
-                                        contentType: "application/strategic-merge-patch+json", subresource: "status")
-            do {
-                try await client.delete(Pod.self, namespace: victim.namespace, name: victim.name, uid: victim.uid.isEmpty ? nil : victim.uid)
-                recorder?.event(victim.pod, reason: "Preempted", message: "Preempted by pod \(preemptor.uid) on node \(node)")
-            } catch {
-                options.logger.warning("cannot preempt pod \(victim.key) for \(preemptor.key): \(error)")
-            }
+        }
+    }
+
+    /// PodScheduled=False, reason Unschedulable, the FailedScheduling text; and the nominated
+    /// node when preemption chose one. Skipped when nothing changed or the pod got bound.
+    private nonisolated func markUnschedulable(_ pod: PodInfo, message: String, nominated: String?) async {
+        guard await stillPending(pod.key) else { return }
+        var cond: [String: JSONValue] = ["type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                         "message": .string(message), "lastProbeTime": .null]
+        let existing = pod.pod.status?.conditions?.first { $0.type == "PodScheduled" }
+        if existing?.status == "False", existing?.reason == "Unschedulable", existing?.message == message,
+           nominated == nil || nominated == pod.pod.status?.nominatedNodeName
+        {
+            return  // nothing new to say
+        }
+        let since = existing?.status == "False" ? (existing?.lastTransitionTime ?? KubeTime.now()) : KubeTime.now()
+        cond["lastTransitionTime"] = .string(since)
+        var status: [String: JSONValue] = ["conditions": .array([.object(cond)])]
+        if let nominated { status["nominatedNodeName"] = .string(nominated) }
+        do {
+            _ = try await client.patch(Pod.self, namespace: pod.namespace, name: pod.name, patch: .object(["status": .object(status)]),
+                                       contentType: "application/strategic-merge-patch+json", subresource: "status")
+        } catch {
+            options.logger.debug("cannot update status of pod \(pod.key): \(error)")
         }
     }
 
     func stillPending(_ key: String) -> Bool { !cache.contains(key) }
 
-    func bound(_ q: QueuedPod, node: String) {
+    func bound(_ q: QueuedPod, node: String, took: Duration) {
         stats.scheduled += 1
+        stats.bindTime += took
         queue.done(q.info.key)
         recorder?.event(q.info.pod, reason: "Scheduled", message: "Successfully assigned \(q.info.key) to \(node)")
     }
@@ -441,10 +488,25 @@ public actor Scheduler {
                         message: "running Bind plugin \"DefaultBinder\": \(error)")
     }
 
+    static func threadCPUTime() -> Duration {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+    }
+
     // MARK: introspection (tests)
 
     public func pendingCount() -> Int { queue.activeCount + queue.backoff.count + queue.unschedulable.count }
     public func nodeOf(_ key: String) -> String? { cache.podNodes[key] }
+}
+
+/// True for the first caller only.
+actor Once {
+    private var fired = false
+    func fire() -> Bool {
+        defer { fired = true }
+        return !fired
+    }
 }
 
 extension PodInfo {

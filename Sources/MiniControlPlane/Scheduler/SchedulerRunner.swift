@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 public import KubeAPI
 public import Logging
 
@@ -8,6 +9,16 @@ public import Logging
 public enum SchedulerRunner {
     public static func defaultLeaderElection(identity: String) -> LeaderElectionConfig {
         LeaderElectionConfig(namespace: "kube-system", name: "kube-scheduler", identity: identity)
+    }
+
+    /// A client with its own connection pool: the four informers' watches each hold an HTTP/1
+    /// connection for as long as they run, and bindings go out `parallelism` at a time, so the
+    /// shared client's 8 connections per host would be too few. Shut `client.http` down when done.
+    public static func makeClient(server: String, parallelism: Int = 128) -> APIClient {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton,
+                              configuration: .init(connectionPool: .init(idleTimeout: .seconds(60),
+                                                                         concurrentHTTP1ConnectionsPerHostSoftLimit: parallelism + 8)))
+        return APIClient(baseURL: server, http: http)
     }
 
     /// Runs until the task is cancelled.

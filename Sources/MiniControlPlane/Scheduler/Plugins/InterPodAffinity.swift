@@ -13,6 +13,8 @@ public struct InterPodAffinity: FilterPlugin, ScorePlugin {
     public static let existingAntiAffinityReason = "node(s) didn't satisfy existing pods anti-affinity rules"
     public init() {}
 
+    public func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool { state.interPodAffinity != nil }
+
     public struct FilterState: Sendable {
         var existingAntiAffinityCounts: [TopologyPair: Int] = [:]
         var affinityCounts: [TopologyPair: Int] = [:]

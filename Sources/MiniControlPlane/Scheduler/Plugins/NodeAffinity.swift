@@ -8,6 +8,8 @@ public struct NodeAffinity: FilterPlugin, ScorePlugin {
     public static let reason = "node(s) didn't match Pod's node affinity/selector"
     public init() {}
 
+    public func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool { !pod.nodeSelector.isEmpty || pod.requiredNodeAffinity != nil }
+
     public static func matchesRequired(_ pod: PodInfo, _ node: NodeInfo) -> Bool {
         for (k, v) in pod.nodeSelector where node.labels[k] != v { return false }
         if let req = pod.requiredNodeAffinity, !NodeSelectorMatch.matches(req, node: node) { return false }

@@ -27,6 +27,13 @@ public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
     }
 
     public func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
+        // fast path for the common pod: cpu and memory only, and it fits
+        if pod.requestsOnlyCPUAndMemory && Int64(node.podCount) < node.allocatablePods
+            && pod.requestCPU <= node.allocatableMilliCPU - node.requestedMilliCPU
+            && pod.requestMemory <= node.allocatableMemory - node.requestedMemory
+        {
+            return nil
+        }
         let reasons = Self.insufficient(pod, allocatable: node.allocatable, requested: node.requested, podCount: node.pods.count)
         return reasons.isEmpty ? nil : FilterFailure(.unschedulable, reasons, plugin: name)
     }
@@ -38,8 +45,8 @@ public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
     }
 
     public func score(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> Int64 {
-        let cpu = Self.leastAllocated(requested: node.nonZeroCPU + pod.nonZeroCPU, allocatable: node.allocatable.milliCPU)
-        let mem = Self.leastAllocated(requested: node.nonZeroMemory + pod.nonZeroMemory, allocatable: node.allocatable.memory)
+        let cpu = Self.leastAllocated(requested: node.nonZeroCPU + pod.nonZeroCPU, allocatable: node.allocatableMilliCPU)
+        let mem = Self.leastAllocated(requested: node.nonZeroMemory + pod.nonZeroMemory, allocatable: node.allocatableMemory)
         return (cpu + mem) / 2
     }
 }
@@ -55,8 +62,8 @@ public struct NodeResourcesBalancedAllocation: ScorePlugin {
         func fraction(_ req: Int64, _ alloc: Int64) -> Double {
             alloc == 0 ? 0 : min(1, Double(req) / Double(alloc))
         }
-        let cpu = fraction(node.requested.milliCPU + pod.requests.milliCPU, node.allocatable.milliCPU)
-        let mem = fraction(node.requested.memory + pod.requests.memory, node.allocatable.memory)
+        let cpu = fraction(node.requestedMilliCPU + pod.requestCPU, node.allocatableMilliCPU)
+        let mem = fraction(node.requestedMemory + pod.requestMemory, node.allocatableMemory)
         let std = abs(cpu - mem) / 2
         return Int64((1 - std) * Double(maxNodeScore))
     }

@@ -11,6 +11,8 @@ public struct PodTopologySpread: FilterPlugin, ScorePlugin {
     public static let missingLabelReason = "node(s) didn't match pod topology spread constraints (missing required label)"
     public init() {}
 
+    public func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool { state.spread != nil }
+
     public struct FilterState: Sendable {
         var constraints: [SpreadConstraint]
         var counts: [TopologyPair: Int64]

@@ -9,6 +9,7 @@ public struct TaintToleration: FilterPlugin, ScorePlugin {
     public init() {}
 
     public func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
+        if !node.hasHardTaints { return nil }
         for t in node.taints where t.effect == "NoSchedule" || t.effect == "NoExecute" {
             if !pod.tolerates(t) { return FilterFailure(.unresolvable, [Self.reason], plugin: name) }
         }
@@ -17,7 +18,7 @@ public struct TaintToleration: FilterPlugin, ScorePlugin {
 
     public func preScore(_ pod: PodInfo, _ nodes: [NodeInfo], _ view: ClusterView, _ state: CycleState) -> Bool {
         state.preferNoScheduleTolerations = pod.tolerations.filter { ($0.effect ?? "").isEmpty || $0.effect == "PreferNoSchedule" }
-        return nodes.contains { n in n.taints.contains { $0.effect == "PreferNoSchedule" } }
+        return nodes.contains { $0.hasSoftTaints }
     }
 
     public func score(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> Int64 {
