@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A one-layer test image built from the machine's busybox-static: `/bin/busybox` with applet
 /// symlinks, `/etc/passwd` and `/etc/group`. No registry, no network.
