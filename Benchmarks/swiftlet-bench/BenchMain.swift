@@ -137,7 +137,7 @@ struct APIServerBench: AsyncParsableCommand {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: exe)
         server.arguments = ["server", "--data-dir", dir.appendingPathComponent("swiftlet").path, "--port", String(port), "--log-level", "error",
-                            "--disable-controller-manager"]
+                            "--disable-controller-manager", "--disable-scheduler"]
         try server.run()
         defer { if server.isRunning { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() } }
         let base = "http://127.0.0.1:\(port)"
