@@ -63,6 +63,7 @@ let package = Package(
             name: "MiniControlPlane",
             dependencies: [
                 "KubeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
@@ -84,7 +85,13 @@ let package = Package(
         .target(name: "DevicePlugins", swiftSettings: swiftSettings),
         .target(
             name: "NodeAgent",
-            dependencies: ["KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins"],
+            dependencies: [
+                "KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "ProxyNFT", dependencies: ["KubeAPI", "CMnl", "CNftnl"], exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -118,6 +125,7 @@ let package = Package(
         .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
+        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "PLEG", "Runtime", "CNI", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APIServerIntegrationTests",
@@ -129,6 +137,12 @@ let package = Package(
             name: "CNIIntegrationTests",
             dependencies: ["TestSupport", "CNI"],
             path: "integration/CNI",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeAgentIntegrationTests",
+            dependencies: ["TestSupport", "KubeAPI", "Runtime"],
+            path: "integration/NodeAgent",
             swiftSettings: swiftSettings
         ),
         .testTarget(
