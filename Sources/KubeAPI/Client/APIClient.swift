@@ -97,11 +97,48 @@ public struct APIClient: Sendable {
         return try JSONValueDecoder().decode(T.self, from: try await request(.PATCH, p, body: patch, contentType: "application/merge-patch+json"))
     }
 
-    public func delete<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String, gracePeriodSeconds: Int64? = nil)
+    /// PATCH with any patch type (`application/strategic-merge-patch+json`, `application/json-patch+json`, …).
+    public func patch<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String, patch: JSONValue,
+                                     contentType: String, subresource: String? = nil) async throws -> T
+    {
+        let p = path(T.self, namespace: namespace, name: name, subresource: subresource)
+        return try JSONValueDecoder().decode(T.self, from: try await request(.PATCH, p, body: patch, contentType: contentType))
+    }
+
+    /// DELETE; `propagationPolicy` is Background, Foreground or Orphan; `uid` and
+    /// `resourceVersion` become preconditions (409 when the object changed meanwhile).
+    public func delete<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String, gracePeriodSeconds: Int64? = nil,
+                                      propagationPolicy: String? = nil, uid: String? = nil, resourceVersion: String? = nil)
         async throws
     {
         let q = Self.query([("gracePeriodSeconds", gracePeriodSeconds.map(String.init))])
-        _ = try await request(.DELETE, path(T.self, namespace: namespace, name: name) + q)
+        var body: JSONValue? = nil
+        if propagationPolicy != nil || uid != nil || resourceVersion != nil {
+            var o: [String: JSONValue] = ["kind": .string("DeleteOptions"), "apiVersion": .string("v1")]
+            if let propagationPolicy { o["propagationPolicy"] = .string(propagationPolicy) }
+            var pre: [String: JSONValue] = [:]
+            if let uid { pre["uid"] = .string(uid) }
+            if let resourceVersion { pre["resourceVersion"] = .string(resourceVersion) }
+            if !pre.isEmpty { o["preconditions"] = .object(pre) }
+            body = .object(o)
+        }
+        _ = try await request(.DELETE, path(T.self, namespace: namespace, name: name) + q, body: body)
+    }
+
+    /// Binds a pod to a node through `pods/<name>/binding`, as the scheduler does.
+    public func bind(podNamespace: String, podName: String, podUID: String? = nil, node: String) async throws {
+        var meta = ObjectMeta(name: podName, namespace: podNamespace)
+        meta.uid = podUID
+        let b = Binding(metadata: meta, target: ObjectReference(kind: "Node", name: node, apiVersion: "v1"))
+        _ = try await request(.POST, path(Pod.self, namespace: podNamespace, name: podName, subresource: "binding"),
+                              body: try JSONValueEncoder().encode(b))
+    }
+
+    /// Evicts a pod through `pods/<name>/eviction` (policy/v1 Eviction).
+    public func evict(podNamespace: String, podName: String) async throws {
+        let body: JSONValue = .object(["apiVersion": .string("policy/v1"), "kind": .string("Eviction"),
+                                       "metadata": .object(["name": .string(podName), "namespace": .string(podNamespace)])])
+        _ = try await request(.POST, path(Pod.self, namespace: podNamespace, name: podName, subresource: "eviction"), body: body)
     }
 
     // MARK: watch
