@@ -54,29 +54,10 @@ package struct AgentError: Error, CustomStringConvertible, Sendable {
     package var description: String { cause.map { "\(message): \($0)" } ?? message }
 }
 
-/// Kubernetes timestamps (RFC 3339, seconds or microseconds, UTC).
+/// Kubernetes timestamps (RFC 3339, seconds or microseconds, UTC), through KubeAPI's `KubeTime`.
 package enum Timestamps {
-    private static let lock = NSLock()
-    private static let seconds: DateFormatter = {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
-        return f
-    }()
-
-    package static func format(_ d: Date) -> String { lock.withLock { seconds.string(from: d) } }
-    package static func now() -> String { format(Date()) }
-
-    package static func micro(_ d: Date) -> String {
-        let s = format(d)
-        let us = Int((d.timeIntervalSince1970 - d.timeIntervalSince1970.rounded(.down)) * 1_000_000)
-        return String(s.dropLast()) + "." + String(format: "%06d", us) + "Z"
-    }
-
-    package static func parse(_ s: String?) -> Date? {
-        guard var s else { return nil }
-        if let dot = s.firstIndex(of: ".") { s = String(s[..<dot]) + "Z" }
-        return lock.withLock { seconds.date(from: s) }
-    }
+    package static func format(_ d: Date) -> String { KubeTime.format(d) }
+    package static func now() -> String { KubeTime.now() }
+    package static func micro(_ d: Date) -> String { KubeTime.formatMicro(d) }
+    package static func parse(_ s: String?) -> Date? { KubeTime.parse(s) }
 }

@@ -23,6 +23,9 @@ package enum EventReason {
     package static let exceededGracePeriod = "ExceededGracePeriod", outOfResource = "OutOf"
 }
 
+/// The agent writes its events through KubeAPI's recorder (naming and aggregation as client-go).
+extension EventRecorder: EventSink {}
+
 /// An `EventSink` that keeps what it was given (tests).
 package final class RecordingEventSink: EventSink, @unchecked Sendable {
     package struct Recorded: Sendable, Equatable {

@@ -62,7 +62,7 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
         rc.cgroupRoot = config.cgroupRoot
         let runtime = try LinuxRuntime(config: rc)
         let client = APIClient(baseURL: config.serverURL)
-        let events = APIEventSink(client: client, host: config.nodeName)
+        let events = EventRecorder(client: client, component: "kubelet", host: config.nodeName)
         let nodeIP = config.nodeIP ?? MachineInfo.firstIPv4() ?? "127.0.0.1"
         let network = try network()
         let pleg = GenericPLEG(runtime: runtime, stateRoot: config.runtimeRoot)
