@@ -327,7 +327,7 @@ struct NodeAgentScenarioTests {
         }
     }
 
-    @Test(.disabled("kubectl exec needs the WebSocket v5.channel.k8s.io bridge, not built yet: kubectl answers 'the server is currently unable to handle the request'"))
+    @Test
     func kubectlExecRunsInTheContainer() async throws {
         try await AgentLab.with { lab in
             try lab.startAgent()
@@ -342,6 +342,15 @@ struct NodeAgentScenarioTests {
                 """)
             #expect(lab.waitReady("shell"))
             #expect(try lab.kubectl("exec", "shell", "--", "echo", "inside").check().stdout == "inside\n")
+            // stdout and stderr stay apart; the exit code comes back.
+            let r = try lab.kubectl("exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+            #expect(r.status == 3 && r.stdout == "out\n" && r.stderr.contains("err\n"), "\(r)")
+            #expect(r.stderr.contains("command terminated with exit code 3"), "\(r)")
+            // stdin reaches the process and its end closes it.
+            let cat = try lab.kubectl("exec", "-i", "shell", "--", "sh", "-c", "cat > /tmp/in; cat /tmp/in; echo done", stdin: "piped text\n")
+            #expect(cat.ok && cat.stdout == "piped text\ndone\n", "\(cat)")
+            // The command runs in the container's filesystem and namespaces.
+            #expect(try lab.kubectl("exec", "shell", "--", "cat", "/etc/hostname").check().stdout == "shell\n")
         }
     }
 }

@@ -2,6 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWSClient
+import HummingbirdWebSocket
+import Logging
 import KubeAPI
 import NIOCore
 import NIOHTTP1
@@ -92,5 +96,69 @@ struct KubeletProxy {
             for try await chunk in body { try await writer.write(chunk) }
             try await writer.finish(nil)
         })
+    }
+
+    /// WebSocket upgrades for `pods/exec` and `pods/attach`: the API server accepts kubectl's
+    /// remote-command WebSocket (v5/v4.channel.k8s.io), opens the same to the node's kubelet
+    /// and relays frames both ways until the kubelet closes.
+    static func upgrader(api: APIServer) -> HTTPServerBuilder {
+        .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, _, logger in
+            let full = request.path ?? ""
+            let parts = full.split(separator: "?", maxSplits: 1).map(String.init)
+            let segs = parts[0].split(separator: "/").map(String.init)
+            // api v1 namespaces <ns> pods <name> exec|attach
+            guard segs.count == 7, segs[0] == "api", segs[1] == "v1", segs[2] == "namespaces", segs[4] == "pods",
+                segs[6] == "exec" || segs[6] == "attach"
+            else { return .dontUpgrade }
+            let offered = (request.headerFields[.secWebSocketProtocol] ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let proto = ["v5.channel.k8s.io", "v4.channel.k8s.io"].first(where: { offered.contains($0) }) else { return .dontUpgrade }
+            let proxy = KubeletProxy(api: api)
+            let ns = segs[3], name = segs[5]
+            guard let pods = await api.registry.lookup(group: "", version: "v1", resource: "pods"),
+                let pod = try? await api.get(pods, namespace: ns, name: name), !pod.isNull,
+                let node = pod.value(at: ["spec", "nodeName"])?.stringValue, !node.isEmpty,
+                let base = try? await proxy.kubeletURL(node)
+            else { return .dontUpgrade }
+            var container = ""
+            var forward: [String] = []
+            for item in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+                let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
+                if kv[0] == "container" { container = kv.count > 1 ? (kv[1].removingPercentEncoding ?? kv[1]) : "" } else { forward.append(String(item)) }
+            }
+            if container.isEmpty {
+                container = pod.value(at: ["spec", "containers"])?.arrayValue?.first?["name"]?.stringValue ?? ""
+            }
+            let url = "ws" + base.dropFirst(4) + "/\(segs[6])/\(ns)/\(name)/\(container)?" + forward.joined(separator: "&")
+            return .upgrade([.secWebSocketProtocol: proto]) { inbound, outbound, _ in
+                let config = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: [.secWebSocketProtocol: proto])
+                try await WebSocketClient.connect(url: url, configuration: config, logger: logger) { kin, kout, _ in
+                    await withTaskGroup(of: Void.self) { g in
+                        g.addTask {
+                            do {
+                                for try await m in inbound.messages(maxSize: 1 << 24) {
+                                    switch m {
+                                    case .binary(let b): try await kout.write(.binary(b))
+                                    case .text(let t): try await kout.write(.text(t))
+                                    }
+                                }
+                            } catch {}
+                        }
+                        g.addTask {
+                            do {
+                                for try await m in kin.messages(maxSize: 1 << 24) {
+                                    switch m {
+                                    case .binary(let b): try await outbound.write(.binary(b))
+                                    case .text(let t): try await outbound.write(.text(t))
+                                    }
+                                }
+                            } catch {}
+                        }
+                        await g.next()
+                        g.cancelAll()
+                    }
+                }
+            }
+        }
     }
 }

@@ -111,7 +111,7 @@ package struct KubeletHTTPResponder: HTTPResponder {
 /// Runs the kubelet API until cancelled.
 package enum KubeletServer {
     package static func run(address: String, port: Int, source: KubeletServerSource, logger: Logger) async throws {
-        let app = Application(responder: KubeletHTTPResponder(source: source),
+        let app = Application(responder: KubeletHTTPResponder(source: source), server: upgrade(source: source),
                               configuration: .init(address: .hostname(address, port: port), serverName: "swiftlet-kubelet"),
                               logger: logger)
         try await app.runService(gracefulShutdownSignals: [])
