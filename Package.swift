@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeAgentIntegrationTests",
-            dependencies: ["TestSupport", "KubeAPI", "Runtime"],
+            dependencies: ["TestSupport", "KubeAPI", "Runtime", "PLEG"],
             path: "integration/NodeAgent",
             swiftSettings: swiftSettings
         ),

@@ -139,7 +139,13 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
             }
         }
         // Graceful shutdown: pods keep running (a restart adopts them) unless a node shutdown grace period is set.
-        await workers.stopAll()
+        if config.shutdownGracePeriod > .zero {
+            logger.info("node shutdown: stopping pods within \(config.shutdownGracePeriod)")
+            await workers.shutdownPods(grace: Int64(config.shutdownGracePeriod.components.seconds))
+            try? await nodeStatus.updateStatus(force: true)
+        } else {
+            await workers.stopAll()
+        }
         await events.shutdown()
         logger.info("node agent stopped")
     }

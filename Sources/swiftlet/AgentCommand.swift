@@ -26,6 +26,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Port of the kubelet API.") var kubeletPort: Int = 10250
     @Option(help: "Address of the kubelet API.") var kubeletAddress: String = "0.0.0.0"
     @Option(help: "Seconds between node status posts when nothing changes.") var nodeStatusReportFrequency: Int = 300
+    @Option(help: "On SIGTERM, stop pods gracefully within this many seconds (0: leave them running for the next agent).")
+    var shutdownGracePeriod: Int = 0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     static func taints(_ s: String?) throws -> [Taint] {
@@ -66,6 +68,7 @@ struct AgentCommand: AsyncParsableCommand {
         c.kubeletPort = kubeletPort
         c.kubeletAddress = kubeletAddress
         c.nodeStatusReportFrequency = .seconds(nodeStatusReportFrequency)
+        c.shutdownGracePeriod = .seconds(shutdownGracePeriod)
         let agent = NodeAgent(config: c, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))

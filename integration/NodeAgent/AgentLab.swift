@@ -32,7 +32,7 @@ final class AgentLab: @unchecked Sendable {
     var manifests: String { dir + "/manifests" }
     var kubeconfig: String { dir + "/kubeconfig" }
 
-    init() async throws {
+    init(withServer: Bool = true) async throws {
         let n = Self.counter.next()
         lab = try NetnsLab(tag: "ag")
         dir = "/tmp/swiftlet-agent-it-\(getpid())-\(n)"
@@ -41,7 +41,7 @@ final class AgentLab: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: dir)
         for d in [root, logs, manifests, dir + "/host"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
         try await importImage()
-        try startServer()
+        if withServer { try startServer() }
     }
 
     /// The busybox image, imported into the agent's image store before it starts.
@@ -75,13 +75,13 @@ final class AgentLab: @unchecked Sendable {
     }
 
     /// Starts (or restarts) the agent inside the node netns and waits until the node is Ready.
-    func startAgent(waitReady: Bool = true) throws {
+    func startAgent(waitReady: Bool = true, extra: [String] = []) throws {
         agent = try BackgroundProcess("/usr/bin/nsenter", [
             "--net=" + NetnsLab.path(node), TestPaths.binary("swiftlet"), "agent",
             "--server", "http://127.0.0.1:\(port)", "--node-name", "node-a", "--root-dir", root, "--pod-logs-dir", logs,
             "--pod-cidr", "10.244.7.0/24", "--node-ip", Self.nodeIP, "--cgroup-root", cgroupRoot,
             "--pod-manifest-path", manifests, "--kubelet-port", "10250", "--log-level", "info",
-        ])
+        ] + extra)
         if waitReady {
             let ready = eventually(timeout: 30, interval: 0.2) {
                 (try? kubectl("get", "node", "node-a", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"))?.stdout == "True"
@@ -157,8 +157,8 @@ final class AgentLab: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    static func with(_ body: (AgentLab) async throws -> Void) async throws {
-        let lab = try await AgentLab()
+    static func with(withServer: Bool = true, _ body: (AgentLab) async throws -> Void) async throws {
+        let lab = try await AgentLab(withServer: withServer)
         do {
             try await body(lab)
         } catch {

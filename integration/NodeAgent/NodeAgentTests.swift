@@ -327,6 +327,34 @@ struct NodeAgentScenarioTests {
         }
     }
 
+    @Test func nodeShutdownStopsPodsGracefully() async throws {
+        try await AgentLab.with { lab in
+            try lab.startAgent(extra: ["--shutdown-grace-period", "5"])
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: victim}
+                spec:
+                  nodeName: node-a
+                  containers:
+                  - name: app
+                    image: \(Self.image)
+                    command: ["sh", "-c", "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.1; done"]
+                """)
+            #expect(lab.waitReady("victim"), "\(lab.diagnostics("victim"))")
+            let t0 = Date()
+            lab.agent?.stop(SIGTERM, timeout: 20)
+            #expect(Date().timeIntervalSince(t0) < 10)
+            #expect(lab.jsonpath("victim", ".status.phase") == "Failed")
+            #expect(lab.jsonpath("victim", ".status.reason") == "Terminated")
+            #expect(lab.jsonpath("victim", ".status.message") == "Pod was terminated in response to imminent node shutdown.")
+            #expect(lab.jsonpath("victim", ".status.containerStatuses[0].state.terminated.exitCode") == "0")
+            // Nothing of the pod is left running on the node.
+            let procs = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            #expect(!procs.contains(lab.root + "/runtime/netns/"))
+        }
+    }
+
     @Test
     func kubectlExecRunsInTheContainer() async throws {
         try await AgentLab.with { lab in

@@ -537,7 +537,42 @@ package actor PodWorker {
     /// SIGKILL after the grace period, CNI DEL, sandbox removal, volumes torn down, final status,
     /// then the pod object is deleted with grace period 0.
     private func terminate() async {
-        let grace = pod.gracePeriod
+        let snap = await killPod(grace: pod.gracePeriod)
+        let failures = ctx.volumes.tearDown(uid: uid)
+        for f in failures { event(nil, EventType.warning, "FailedUnmount", f) }
+        await ctx.backoff.forget(uid)
+        if !apiDeleted {
+            await postStatus(snap)
+            do { try await ctx.api.deletePod(namespace: pod.namespace ?? "default", name: pod.name, uid: uid) } catch {}
+        }
+        try? FileManager.default.removeItem(atPath: ctx.config.podLogsDir + "/" + pod.logDirectory)
+        await ctx.status.forget(uid)
+    }
+
+    /// Node shutdown: stops the pod within `grace` (or its own, shorter, grace period) and
+    /// reports it Failed/Terminated, as the kubelet's shutdown manager does; the object stays.
+    package func shutdown(grace: Int64) async {
+        guard !terminalCleaned, !apiDeleted, !pod.isTerminating else { return }
+        let snap = await killPod(grace: min(pod.gracePeriod, grace))
+        var st = await computeStatus(snap)
+        st.phase = "Failed"
+        st.reason = "Terminated"
+        st.message = "Pod was terminated in response to imminent node shutdown."
+        st.conditions = st.conditions?.map { c in
+            var c = c
+            if c.type == "Ready" || c.type == "ContainersReady" || c.type == "PodReadyToStartContainers" {
+                c.status = "False"
+                c.lastTransitionTime = Timestamps.now()
+            }
+            return c
+        }
+        await ctx.status.set(pod, st)
+        terminalCleaned = true
+    }
+
+    /// preStop hooks and SIGTERM for every running container in parallel, SIGKILL after
+    /// `grace`, then CNI DEL and sandbox removal; returns the containers' final states.
+    private func killPod(grace: Int64) async -> PodRuntimeSnapshot {
         await ctx.probes.remove(uid: uid)
         let all = await sandboxes()
         var running: [Runtime.ContainerStatus] = []
@@ -554,23 +589,20 @@ package actor PodWorker {
         var snap = PodRuntimeSnapshot()
         for sb in all { snap.containers += (try? await ctx.runtime.listContainers(sandboxID: sb.id)) ?? [] }
         for sb in all { await killSandbox(sb.id, reason: nil, remove: true) }
-        let failures = ctx.volumes.tearDown(uid: uid)
-        for f in failures { event(nil, EventType.warning, "FailedUnmount", f) }
-        await ctx.backoff.forget(uid)
-        if !apiDeleted {
-            snap.podIP = nil
-            await postStatus(snap)
-            do { try await ctx.api.deletePod(namespace: pod.namespace ?? "default", name: pod.name, uid: uid) } catch {}
-        }
-        try? FileManager.default.removeItem(atPath: ctx.config.podLogsDir + "/" + pod.logDirectory)
-        await ctx.status.forget(uid)
         sandboxID = nil
+        return snap
     }
 
     // MARK: status
 
     @discardableResult
     private func postStatus(_ base: PodRuntimeSnapshot) async -> PodStatus {
+        let status = await computeStatus(base)
+        await ctx.status.set(pod, status)
+        return status
+    }
+
+    private func computeStatus(_ base: PodRuntimeSnapshot) async -> PodStatus {
         var snap = base
         snap.podIP = base.sandboxReady ? podIP : nil
         snap.hostIP = ctx.hostIP
@@ -580,9 +612,7 @@ package actor PodWorker {
             if c.readinessProbe != nil { snap.ready[c.name] = await ctx.probes.ready(uid: uid, container: c.name) ?? false }
             if c.startupProbe != nil { snap.started[c.name] = await ctx.probes.started(uid: uid, container: c.name) ?? false }
         }
-        let status = PodStatusBuilder.build(pod, snap)
-        await ctx.status.set(pod, status)
-        return status
+        return PodStatusBuilder.build(pod, snap)
     }
 }
 

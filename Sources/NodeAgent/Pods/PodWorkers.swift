@@ -109,6 +109,15 @@ package actor PodWorkers {
         }
     }
 
+    /// Node shutdown: stops every worker, then every pod within `grace` seconds, in parallel.
+    package func shutdownPods(grace: Int64) async {
+        stopAll()
+        let workers = entries.values.map(\.worker)
+        await withTaskGroup(of: Void.self) { g in
+            for w in workers { g.addTask { await w.shutdown(grace: grace) } }
+        }
+    }
+
     /// Waits until no worker runs (bounded by `timeout`).
     package func waitIdle(timeout: Duration) async {
         let deadline = ContinuousClock.now + timeout
