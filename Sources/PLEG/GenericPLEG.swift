@@ -50,6 +50,8 @@ package actor GenericPLEG {
                     for await _ in wakeups {
                         guard let self else { return }
                         await self.relist()
+                        // Coalesce bursts (many pods starting): at most ~20 relists a second.
+                        try? await Task.sleep(for: .milliseconds(50))
                     }
                 }
             }
@@ -145,7 +147,7 @@ final class StateDirWatcher: @unchecked Sendable {
                 let r = poll(&p, 1, 250)
                 if r <= 0 { continue }
                 let n = read(fd, &buf, buf.count)
-                if n > 0 { cont.yield(()) }
+                if n > 0, Self.relevant(buf, count: n) { cont.yield(()) }
             }
             cont.finish()
         }
@@ -153,6 +155,21 @@ final class StateDirWatcher: @unchecked Sendable {
         thread = t
         t.start()
         return stream
+    }
+
+    /// Whether a batch of inotify events holds one that is not about a temp file (the shim
+    /// writes `state.tmp` and then renames it: only the rename means the state changed).
+    static func relevant(_ buf: [UInt8], count: Int) -> Bool {
+        var off = 0
+        let header = MemoryLayout<inotify_event>.size
+        while off + header <= count {
+            let len = buf.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: off + 12, as: UInt32.self)) }
+            let nameBytes = buf[(off + header)..<min(off + header + len, count)].prefix { $0 != 0 }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            if !name.hasSuffix(".tmp") { return true }
+            off += header + len
+        }
+        return false
     }
 
     func stop() {

@@ -97,6 +97,8 @@ package actor PodWorker {
     }
 
     package func update(_ pod: Pod) { self.pod = pod }
+    /// Whether the next sync creates the pod's sandbox (admission to the start limiter).
+    package var isStarting: Bool { sandboxID == nil && !terminalCleaned && rejected == nil && !pod.isTerminating && !apiDeleted }
     /// The API object is gone (force delete): stop everything without deleting it again.
     package func markDeleted() { apiDeleted = true }
     package func reject(reason: String, message: String) { rejected = (reason, message) }
@@ -445,6 +447,12 @@ package actor PodWorker {
 
     /// The ready sandbox with its network, creating (or re-creating) it when needed.
     private func ensureSandbox() async -> String? {
+        // Fast path: the sandbox this worker runs is still ready and networked.
+        if let id = sandboxID, podIP != nil || pod.hostNetwork || ctx.network == nil,
+            (try? await ctx.runtime.podSandboxStatus(id))?.state == .ready
+        {
+            return id
+        }
         let all = await sandboxes()
         if let ready = all.first(where: { $0.state == .ready }) {
             if sandboxID != ready.id {

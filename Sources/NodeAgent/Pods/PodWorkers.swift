@@ -22,6 +22,7 @@ package actor PodWorkers {
     /// Allocatable resources for admission.
     private let allocatable: ResourceList
     package private(set) var syncs = 0
+    let limiter = AsyncSemaphore(permits: max(4, ProcessInfo.processInfo.activeProcessorCount * 5))
 
     package init(context: PodSyncContext, allocatable: ResourceList) {
         self.context = context
@@ -44,8 +45,9 @@ package actor PodWorkers {
             e.wake.yield()
             return
         }
-        let sandboxes = (try? await context.runtime.listPodSandbox()) ?? []
-        if pod.isTerminal && !pod.isTerminating && !sandboxes.contains(where: { $0.config.labels[RuntimeLabels.podUID] == uid }) {
+        if pod.isTerminal && !pod.isTerminating,
+            !((try? await context.runtime.listPodSandbox()) ?? []).contains(where: { $0.config.labels[RuntimeLabels.podUID] == uid })
+        {
             return  // finished long ago and nothing of it is left here
         }
         let worker = PodWorker(pod: pod, context: context)
@@ -77,7 +79,12 @@ package actor PodWorkers {
             var timer: Task<Void, Never>?
             for await _ in stream {
                 await self?.countSync()
+                // Pods being started take turns (a few at a time), so under a burst they come up
+                // one after another instead of all finishing together at the end.
+                let starting = await worker.isStarting
+                if starting { await self?.limiter.acquire() }
                 let outcome = await worker.sync()
+                if starting { await self?.limiter.release() }
                 timer?.cancel()
                 switch outcome {
                 case .done:
@@ -151,5 +158,24 @@ package actor PodWorkers {
         let sum = (pod.spec?.containers ?? []).reduce(Int64(0)) { $0 + v($1) }
         let initMax = (pod.spec?.initContainers ?? []).map(v).max() ?? 0
         return max(sum, initMax)
+    }
+}
+
+/// A counting semaphore for tasks, FIFO.
+actor AsyncSemaphore {
+    private var permits: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    init(permits: Int) { self.permits = permits }
+
+    func acquire() async {
+        if permits > 0 {
+            permits -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { permits += 1 } else { waiters.removeFirst().resume() }
     }
 }
