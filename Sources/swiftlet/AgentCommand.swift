@@ -28,6 +28,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds between node status posts when nothing changes.") var nodeStatusReportFrequency: Int = 300
     @Option(help: "On SIGTERM, stop pods gracefully within this many seconds (0: leave them running for the next agent).")
     var shutdownGracePeriod: Int = 0
+    @Option(help: "Seconds an image pull may take before it fails with ErrImagePull.")
+    var imagePullDeadline: Int = 60
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     static func taints(_ s: String?) throws -> [Taint] {
@@ -69,6 +71,7 @@ struct AgentCommand: AsyncParsableCommand {
         c.kubeletAddress = kubeletAddress
         c.nodeStatusReportFrequency = .seconds(nodeStatusReportFrequency)
         c.shutdownGracePeriod = .seconds(shutdownGracePeriod)
+        c.imagePullProgressDeadline = .seconds(imagePullDeadline)
         let agent = NodeAgent(config: c, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))

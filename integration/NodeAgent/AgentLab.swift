@@ -51,7 +51,7 @@ final class AgentLab: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: fs + "/" + d, withIntermediateDirectories: true)
         }
         try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: fs + "/bin/busybox")
-        for a in ["sh", "cat", "echo", "sleep", "ls", "httpd", "touch", "rm", "true", "false", "seq", "date", "tail", "wget", "nc", "kill", "env", "grep", "head"] {
+        for a in ["sh", "cat", "echo", "sleep", "ls", "httpd", "touch", "rm", "true", "false", "seq", "date", "tail", "wget", "nc", "kill", "env", "grep", "head", "readlink"] {
             try FileManager.default.createSymbolicLink(atPath: fs + "/bin/" + a, withDestinationPath: "busybox")
         }
         try "root:x:0:0:root:/root:/bin/sh\n".write(toFile: fs + "/etc/passwd", atomically: true, encoding: .utf8)

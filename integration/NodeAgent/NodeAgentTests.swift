@@ -327,6 +327,116 @@ struct NodeAgentScenarioTests {
         }
     }
 
+    @Test func badInputGetsPreciseReasonsAndDisturbsNothing() async throws {
+        try await AgentLab.with { lab in
+            try lab.startAgent(extra: ["--image-pull-deadline", "5"])
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: good}
+                spec:
+                  nodeName: node-a
+                  containers: [{name: app, image: \(Self.image), command: ["sleep", "3600"]}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: noimage}
+                spec:
+                  nodeName: node-a
+                  containers: [{name: app, image: "127.0.0.1:1/nothing/here:v1", command: ["sleep", "3600"]}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: nocommand}
+                spec:
+                  nodeName: node-a
+                  containers: [{name: app, image: \(Self.image), command: ["/no/such/binary"]}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: huge}
+                spec:
+                  nodeName: node-a
+                  containers:
+                  - name: app
+                    image: \(Self.image)
+                    command: ["sleep", "3600"]
+                    resources: {requests: {cpu: "500"}}
+                """)
+            #expect(lab.waitReady("good"), "\(lab.diagnostics("good"))")
+            #expect(eventually(timeout: 30, interval: 0.5) {
+                ["ErrImagePull", "ImagePullBackOff"].contains(lab.jsonpath("noimage", ".status.containerStatuses[0].state.waiting.reason"))
+            }, "\(lab.diagnostics("noimage"))")
+            #expect(lab.events("noimage").contains("Failed to pull image \"127.0.0.1:1/nothing/here:v1\""))
+            #expect(eventually(timeout: 30, interval: 0.5) {
+                (Int(lab.jsonpath("nocommand", ".status.containerStatuses[0].restartCount")) ?? 0) >= 1
+                    || lab.jsonpath("nocommand", ".status.containerStatuses[0].state.waiting.reason") == "RunContainerError"
+            }, "\(lab.diagnostics("nocommand"))")
+            let why = lab.jsonpath("nocommand", ".status.containerStatuses[0].lastState.terminated.message")
+                + lab.jsonpath("nocommand", ".status.containerStatuses[0].state.waiting.message")
+                + lab.jsonpath("nocommand", ".status.containerStatuses[0].state.terminated.message")
+            #expect(why.contains("/no/such/binary"), "\(lab.diagnostics("nocommand"))")
+            #expect(eventually(timeout: 15, interval: 0.5) { lab.jsonpath("huge", ".status.reason") == "OutOfcpu" }, "\(lab.diagnostics("huge"))")
+            #expect(lab.jsonpath("huge", ".status.phase") == "Failed")
+            #expect(lab.jsonpath("huge", ".status.message").hasPrefix("Node didn't have enough resource: cpu, requested: 500000"))
+            // The good pod never noticed.
+            #expect(lab.jsonpath("good", ".status.containerStatuses[0].restartCount") == "0")
+            #expect(lab.jsonpath("good", ".status.conditions[?(@.type==\"Ready\")].status") == "True")
+            #expect(lab.agent?.process.isRunning == true)
+        }
+    }
+
+    @Test func configMapAndSecretVolumesAndEnvUpdateAtomically() async throws {
+        try await AgentLab.with { lab in
+            try lab.startAgent()
+            try lab.apply("""
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: settings}
+                data: {mode: blue, greeting: hello}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: creds}
+                stringData: {password: s3cret}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: configured}
+                spec:
+                  nodeName: node-a
+                  volumes:
+                  - {name: cfg, configMap: {name: settings}}
+                  - {name: sec, secret: {secretName: creds}}
+                  containers:
+                  - name: app
+                    image: \(Self.image)
+                    command: ["sh", "-c", "echo env=$GREETING pw=$(cat /etc/creds/password); while true; do sleep 1; done"]
+                    env:
+                    - name: GREETING
+                      valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
+                    - name: POD_IP
+                      valueFrom: {fieldRef: {fieldPath: status.podIP}}
+                    volumeMounts:
+                    - {name: cfg, mountPath: /etc/cfg}
+                    - {name: sec, mountPath: /etc/creds, readOnly: true}
+                """)
+            #expect(lab.waitReady("configured"), "\(lab.diagnostics("configured"))")
+            #expect(eventually(timeout: 10) { (try? lab.kubectl("logs", "configured"))?.stdout == "env=hello pw=s3cret\n" },
+                    "\(lab.diagnostics("configured"))")
+            #expect(try lab.kubectl("exec", "configured", "--", "cat", "/etc/cfg/mode").check().stdout == "blue")
+            try lab.kubectl("patch", "configmap", "settings", "-p", "{\"data\":{\"mode\":\"green\"}}").check()
+            #expect(eventually(timeout: 30, interval: 0.5) {
+                (try? lab.kubectl("exec", "configured", "--", "cat", "/etc/cfg/mode"))?.stdout == "green"
+            }, "the configMap update did not reach the volume")
+            let link = try lab.kubectl("exec", "configured", "--", "readlink", "/etc/cfg/mode").check().stdout
+            #expect(link == "..data/mode\n")
+            // The secret sits on tmpfs.
+            let mounts = try lab.kubectl("exec", "configured", "--", "cat", "/proc/mounts").check().stdout
+            #expect(mounts.split(separator: "\n").contains { $0.contains("/etc/creds") && $0.hasPrefix("tmpfs") }, "\(mounts)")
+        }
+    }
+
     @Test func nodeShutdownStopsPodsGracefully() async throws {
         try await AgentLab.with { lab in
             try lab.startAgent(extra: ["--shutdown-grace-period", "5"])

@@ -280,6 +280,23 @@ package actor PodWorker {
         return await start(spec, initContainer: initContainer, attempt: cur.restartCount + 1, sandbox: sandbox, volumes: volumes)
     }
 
+    /// Runs `body`, cancelling it after `limit`.
+    static func withDeadline(_ limit: Duration, what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { g in
+            g.addTask {
+                try await body()
+                return true
+            }
+            g.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let finished = try await g.next() ?? false
+            g.cancelAll()
+            if !finished { throw AgentError("\(what): no result within \(limit.components.seconds)s (image pull deadline)") }
+        }
+    }
+
     static func duration(_ t: TimeInterval) -> String {
         let s = Int(t)
         return s >= 60 ? (s % 60 == 0 ? "\(s / 60)m0s" : "\(s / 60)m\(s % 60)s") : "\(s)s"
@@ -321,7 +338,9 @@ package actor PodWorker {
         event(spec.name, initContainer: initContainer, EventType.normal, EventReason.pulling, "Pulling image \"\(image)\"")
         let t0 = Date()
         do {
-            _ = try await ctx.images.pullImage(image)
+            try await Self.withDeadline(ctx.config.imagePullProgressDeadline, what: "pulling image \"\(image)\"") { [images = ctx.images] in
+                _ = try await images.pullImage(image)
+            }
             let took = String(format: "%.3fs", Date().timeIntervalSince(t0))
             let size = ((try? await ctx.images.imageStatus(image)) ?? nil)?.size ?? 0
             event(spec.name, initContainer: initContainer, EventType.normal, EventReason.pulled,
