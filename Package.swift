@@ -111,7 +111,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "swiftlet-cni", dependencies: ["CNI"], swiftSettings: swiftSettings),
+        // Static Swift runtime and Foundation: a CNI plugin is exec'd for every ADD/DEL (and the
+        // bridge execs host-local), so process start-up is most of its latency; loading the
+        // shared Foundation and ICU libraries alone cost ~25 ms per exec.
+        .executableTarget(name: "swiftlet-cni", dependencies: ["CNI"], swiftSettings: swiftSettings,
+                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group", "-Xlinker", "-lFoundation",
+                                                          "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
+                                                          "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims",
+                                                          "-Xlinker", "-l_FoundationICU", "-Xlinker", "-lCoreFoundation", "-Xlinker", "-lswiftSynchronization",
+                                                          "-Xlinker", "--end-group"])]),
         .executableTarget(
             name: "swiftlet-bench",
             dependencies: [
@@ -135,6 +143,12 @@ let package = Package(
             name: "APIServerIntegrationTests",
             dependencies: ["TestSupport", "KubeAPI"],
             path: "integration/APIServer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ControllerIntegrationTests",
+            dependencies: ["TestSupport", "KubeAPI"],
+            path: "integration/Controllers",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -131,13 +131,14 @@ struct APIServerBench: AsyncParsableCommand {
         let port = 20000 + Int(getpid() % 10000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: exe)
-        server.arguments = ["server", "--data-dir", dir.appendingPathComponent("swiftlet").path, "--port", String(port), "--log-level", "error"]
+        server.arguments = ["server", "--data-dir", dir.appendingPathComponent("swiftlet").path, "--port", String(port), "--log-level", "error",
+                            "--disable-controller-manager"]
         try server.run()
         defer { if server.isRunning { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() } }
         let base = "http://127.0.0.1:\(port)"
         try await waitReady(http, base + "/healthz")
         _ = try await send(http, .POST, base + "/api/v1/namespaces", JSONWriter.bytes(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]]))
-        let sw = try await workload(http: http, name: "swiftlet", watch: { times, box, count in
+        let sw = try await workload(http: http, name: "swiftlet", serverPid: server.processIdentifier, watch: { times, box, count in
             try await self.watchSwiftlet(http, base, times: times, box: box, count: count)
         }, create: { i in
             _ = try await send(http, .POST, base + "/api/v1/namespaces/bench/pods", podJSON(i, label: "a"))
@@ -163,7 +164,7 @@ struct APIServerBench: AsyncParsableCommand {
             let ebase = "http://127.0.0.1:\(cport)"
             try await waitReady(http, ebase + "/health")
             let b64: @Sendable (String) -> String = { Data($0.utf8).base64EncodedString() }
-            et = try await workload(http: http, name: "etcd 3.4", watch: { times, box, count in
+            et = try await workload(http: http, name: "etcd 3.4", serverPid: etcdProc.processIdentifier, watch: { times, box, count in
                 try await self.watchEtcd(http, ebase, times: times, box: box, count: count)
             }, create: { i in
                 let body: JSONValue = ["key": .string(b64("/registry/pods/bench/pod-\(i)")), "value": .string(Data(podJSON(i, label: "a")).base64EncodedString())]
@@ -196,7 +197,17 @@ struct APIServerBench: AsyncParsableCommand {
         try await http.shutdown()
     }
 
-    func workload(http: HTTPClient, name: String,
+    /// CPU seconds (user + system) the process `pid` has used so far, from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // after "pid (comm)": state is field 0, utime 11, stime 12
+        guard fields.count > 12, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func workload(http: HTTPClient, name: String, serverPid: Int32? = nil,
                   watch: @escaping @Sendable (SendTimes, StatsBox, Int) async throws -> Void,
                   create: @escaping @Sendable (Int) async throws -> Void,
                   update: @escaping @Sendable (Int) async throws -> Void) async throws -> (create: Stats, update: Stats, watch: Stats)
@@ -206,16 +217,23 @@ struct APIServerBench: AsyncParsableCommand {
         let count = pods
         let watcher = Task { try await watch(times, wbox, count * 2) }
         try await Task.sleep(for: .milliseconds(300))
+        let cpu0 = serverPid.map(Self.cpuSeconds)
         let c = try await runLoad(count: pods, concurrency: concurrency) { i in
             times.set("pod-\(i)", now())
             try await create(i)
         }
         say(row("\(name) create (HTTP)", c))
+        let cpu1 = serverPid.map(Self.cpuSeconds)
         let u = try await runLoad(count: pods, concurrency: concurrency) { i in
             times.set("pod-\(i)", now())
             try await update(i)
         }
         say(row("\(name) update (HTTP)", u))
+        if let pid = serverPid, let cpu0, let cpu1 {
+            let cpu2 = Self.cpuSeconds(pid)
+            say(String(format: "%@ server CPU per request: create %.0f µs, update %.0f µs", name,
+                       (cpu1 - cpu0) / Double(pods) * 1e6, (cpu2 - cpu1) / Double(pods) * 1e6))
+        }
         let deadline = now() + 30_000_000_000
         while wbox.stats.ops < count * 2 && now() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         watcher.cancel()

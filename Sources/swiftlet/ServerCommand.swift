@@ -1,11 +1,13 @@
 import ArgumentParser
+import Foundation
+import KubeAPI
 import Logging
 import MiniControlPlane
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the control plane: API server (embedded SQLite).")
+        abstract: "Run the control plane: API server (embedded SQLite) and, in-process, the controller manager.")
 
     @Option(help: "Directory for the state database.")
     var dataDir: String = "/var/lib/swiftlet/server"
@@ -22,6 +24,27 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Flag(help: "Do not run the controller manager in this process.")
+    var disableControllerManager = false
+
+    @Option(help: "Controllers to run: '*' for all, 'name' to enable, '-name' to disable (comma-separated).")
+    var controllers: String = "*"
+
+    @Option(help: "Seconds without a node heartbeat before the node is marked unreachable.")
+    var nodeMonitorGracePeriod: Double = 40
+
+    @OptionGroup var election: LeaderElectionFlags
+
+    func validate() throws {
+        for c in controllers.split(separator: ",").map({ String($0.trimmingCharacters(in: .whitespaces)) }) {
+            let name = c.hasPrefix("-") ? String(c.dropFirst()) : c
+            if name != "*" && !ControllerManager.allControllers.contains(name) {
+                throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
+            }
+        }
+        if nodeMonitorGracePeriod <= 0 { throw ValidationError("--node-monitor-grace-period must be positive") }
+    }
+
     func run() async throws {
         var logger = Logger(label: "swiftlet.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -29,6 +52,33 @@ struct ServerCommand: AsyncParsableCommand {
         config.bindAddress = bindAddress
         config.port = port
         config.kubeconfigOut = kubeconfigOut
+        var election = self.election.options
+        // a restarted server keeps its identity, so it takes its own leases back at once
+        if self.election.identity == nil { election.identity = ProcessInfo.processInfo.hostName + "_server_" + String(UInt32(truncatingIfNeeded: dataDir.hashValueStable), radix: 16) }
+        if !disableControllerManager {
+            var opts = ControllerManagerOptions()
+            opts.controllers = controllers.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
+            opts.nodeMonitorGracePeriod = .milliseconds(Int64(nodeMonitorGracePeriod * 1000))
+            let log = logger
+            let el = election
+            let cmOpts = opts
+            config.components.append(.init(name: "controller-manager") { client in
+                let cm = ControllerManager(client: client, options: cmOpts, identity: el.identity, logger: log)
+                await LeaderElected.run(lease: "kube-controller-manager", client: client, options: el, logger: log) { await cm.run() }
+            })
+        }
         try await ServerRunner.run(config, logger: logger)
+    }
+}
+
+extension String {
+    /// FNV-1a of the UTF-8 bytes: stable across runs, unlike `hashValue`.
+    var hashValueStable: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h
     }
 }

@@ -188,3 +188,15 @@ import Testing
         await #expect(throws: ServiceAllocators.AllocationError.portOutOfRange(80)) { _ = try await b.allocatePort(80) }
     }
 }
+
+@Suite struct StampTests {
+    @Test func stampedSplicesTheRevisionIntoPreEncodedBytes() throws {
+        let obj = try JSONParser.parse(Array(#"{"kind":"Pod","metadata":{"name":"a","annotations":{"x":"rv-"},"resourceVersion":"9"},"spec":{"n":1}}"#.utf8))
+        for rev: Int64 in [1, 42, 1_234_567_890_123] {
+            #expect(try APIServer.stamped(obj)(rev) == JSONWriter.bytes(APIServer.versioned(obj, rev)))
+        }
+        // an object without metadata still gets one
+        let bare = try JSONParser.parse(Array(#"{"kind":"X"}"#.utf8))
+        #expect(try JSONParser.parse(APIServer.stamped(bare)(7)).value(at: ["metadata", "resourceVersion"])?.stringValue == "7")
+    }
+}

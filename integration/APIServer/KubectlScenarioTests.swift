@@ -90,7 +90,8 @@ struct KubectlScenarioTests {
     }
 
     @Test func getOutputsMatchKubernetes() throws {
-        let h = try ServerHarness(name: "get")
+        // static objects only: no controller adds ReplicaSets and pods under the printed tables
+        let h = try ServerHarness(name: "get", extraArgs: ["--disable-controller-manager"])
         try h.kubectl("apply", "-f", "-", stdin: manifest)
         for n in ["b-pod", "a-pod", "c-pod"] { #expect(try h.kubectl("apply", "-f", "-", stdin: pod(n)).ok) }
         let wide = try h.kubectl("get", "pods", "-n", "demo", "-o", "wide")

@@ -32,14 +32,16 @@ final class CNINode: @unchecked Sendable {
 
     var dataDir: String { dir + "/networks" }
 
-    /// The conflist used everywhere: bridge + host-local (+ portmap), for `subnet`.
+    /// The conflist used everywhere: bridge + host-local (+ portmap), for `subnet`. The default
+    /// route comes from `isDefaultGateway`; listing it in IPAM's routes too makes the reference
+    /// bridge fail with "route … file exists", as it does on Kubernetes nodes.
     func conflist(name: String = "podnet", subnet: String = "10.244.1.0/24", version: String = "1.0.0",
                   portmap: Bool = true, ipMasq: Bool = true) throws -> NetworkConfigList
     {
         var plugins: [[String: Any]] = [[
             "type": "bridge", "bridge": "cni0", "isGateway": true, "isDefaultGateway": true, "ipMasq": ipMasq,
             "hairpinMode": true,
-            "ipam": ["type": "host-local", "dataDir": dataDir, "ranges": [[["subnet": subnet]]], "routes": [["dst": "0.0.0.0/0"]]],
+            "ipam": ["type": "host-local", "dataDir": dataDir, "ranges": [[["subnet": subnet]]]],
         ]]
         if portmap { plugins.append(["type": "portmap", "capabilities": ["portMappings": true]]) }
         let obj: [String: Any] = ["cniVersion": version, "name": name, "plugins": plugins]

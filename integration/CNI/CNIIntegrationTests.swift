@@ -21,7 +21,7 @@ struct CNIIntegrationTests {
         }
     }
 
-    @Test(.disabled("known failure (issue 5): the pod's HTTP request to the node IP gets no answer within 10 s")) func podReachesAProcessOnTheNodeIP() async throws {
+    @Test func podReachesAProcessOnTheNodeIP() async throws {
         try await NetnsLab.with { lab in
             let n = try CNINode(lab)
             let www = n.dir + "/www"
@@ -33,7 +33,7 @@ struct CNIIntegrationTests {
             _ = try await inv.setUp(a)
             var body = ""
             _ = eventually(timeout: 10) {
-                body = (try? lab.run(in: n.ns(a), ["/bin/busybox", "wget", "-q", "-T", "2", "-O", "-", "http://\(CNINode.nodeIP):8080/index.html"], timeout: 5).stdout) ?? ""
+                body = lab.httpGet(from: n.ns(a), host: CNINode.nodeIP, port: 8080, path: "/index.html") ?? ""
                 return body.contains("hello")
             }
             #expect(body.contains("hello from node"))
@@ -42,7 +42,7 @@ struct CNIIntegrationTests {
 
     /// The peer host has no route to the pod CIDR: it only answers when the pod's traffic is masqueraded
     /// to the node IP. Pod-to-pod traffic keeps the pod's source address.
-    @Test(.disabled("known failure (issue 5): the echo server sees no request, so the source cannot be checked")) func masqueradeAppliesOnlyOutsideThePodCIDR() async throws {
+    @Test func masqueradeAppliesOnlyOutsideThePodCIDR() async throws {
         try await NetnsLab.with { lab in
             let n = try CNINode(lab)
             let peer = try lab.addHost("peer", address: "10.250.0.3/24")
@@ -55,16 +55,16 @@ struct CNIIntegrationTests {
             let ra = try await inv.setUp(a), rb = try await inv.setUp(b)
             try lab.spawn(in: peer, ["/bin/busybox", "httpd", "-f", "-p", "10.250.0.3:8080", "-h", n.dir + "/www"])
             try lab.spawn(in: n.ns(b), ["/bin/busybox", "httpd", "-f", "-p", "\(CNINode.ip(rb)):8080", "-h", n.dir + "/www"])
-            func source(_ url: String) -> String {
+            func source(_ host: String) -> String {
                 var out = ""
                 _ = eventually(timeout: 10) {
-                    out = (try? lab.run(in: n.ns(a), ["/bin/busybox", "wget", "-q", "-T", "2", "-O", "-", url], timeout: 5).stdout) ?? ""
+                    out = lab.httpGet(from: n.ns(a), host: host, port: 8080, path: "/cgi-bin/ip") ?? ""
                     return out.contains("src=")
                 }
                 return out.trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            #expect(source("http://10.250.0.3:8080/cgi-bin/ip") == "src=\(CNINode.nodeIP)")
-            #expect(source("http://\(CNINode.ip(rb)):8080/cgi-bin/ip") == "src=\(CNINode.ip(ra))")
+            #expect(source("10.250.0.3") == "src=\(CNINode.nodeIP)")
+            #expect(source(CNINode.ip(rb)) == "src=\(CNINode.ip(ra))")
             let rules = try lab.run(in: n.node, ["/usr/sbin/nft", "list", "table", "ip", "swiftlet_cni_masq_podnet"]).stdout
             #expect(rules.contains("ip saddr 10.244.1.0/24 ip daddr != 10.244.1.0/24"))
         }
@@ -185,7 +185,10 @@ struct CNIIntegrationTests {
                 #expect(e.error.code == 11)
                 #expect(e.error.msg.contains("no IP addresses available"))
             }
-            #expect(try n.nodeLinks() == before)
+            // the kernel finishes removing a deleted veth pair asynchronously; a leak stays
+            var links = ""
+            let gone = eventually(timeout: 3) { links = (try? n.nodeLinks()) ?? ""; return links == before }
+            #expect(gone, "node links after the failed ADD: \(links), before: \(before)")
             #expect(try !lab.run(in: n.ns(b), [NetnsLab.ip, "-br", "link"]).stdout.contains("eth0"))
             #expect(HostLocalStore(dataDir: n.dataDir, network: "podnet").find(id: b.containerID, ifname: "eth0").isEmpty)
         }
@@ -205,7 +208,7 @@ struct CNIIntegrationTests {
         }
     }
 
-    @Test(.disabled("known failure (issue 5): the hostPort request gets no answer within 10 s")) func portmapForwardsAHostPortToThePod() async throws {
+    @Test func portmapForwardsAHostPortToThePod() async throws {
         try await NetnsLab.with { lab in
             let n = try CNINode(lab)
             let peer = try lab.addHost("peer", address: "10.250.0.3/24")
@@ -218,7 +221,7 @@ struct CNIIntegrationTests {
             try lab.spawn(in: n.ns(a), ["/bin/busybox", "httpd", "-f", "-p", "\(CNINode.ip(r)):80", "-h", www])
             var body = ""
             _ = eventually(timeout: 10) {
-                body = (try? lab.run(in: peer, ["/bin/busybox", "wget", "-q", "-T", "2", "-O", "-", "http://\(CNINode.nodeIP):30080/index.html"], timeout: 5).stdout) ?? ""
+                body = lab.httpGet(from: peer, host: CNINode.nodeIP, port: 30080, path: "/index.html") ?? ""
                 return body.contains("pod web")
             }
             #expect(body.contains("pod web"))
@@ -233,7 +236,7 @@ struct CNIIntegrationTests {
 struct CNIInteropTests {
     /// Same conflist through the reference plugins and ours: the same kind of result and pod state, on one
     /// shared bridge and one shared host-local data dir, and the pods reach each other.
-    @Test(.disabled("known failure (issue 5): ADD after the other implementation fails with 'route … file exists'")) func referenceAndOursAreInterchangeable() async throws {
+    @Test func referenceAndOursAreInterchangeable() async throws {
         try await NetnsLab.with { lab in
             let n = try CNINode(lab)
             let list = try n.conflist(version: "1.0.0")
@@ -264,7 +267,7 @@ struct CNIInteropTests {
     }
 
     /// The reference bridge delegating to our host-local, and our bridge delegating to theirs.
-    @Test(.disabled("known failure (issue 5): ADD fails with 'route … file exists'")) func mixedIPAM() async throws {
+    @Test func mixedIPAM() async throws {
         try await NetnsLab.with { lab in
             let n = try CNINode(lab)
             let mixed = n.dir + "/mixed"

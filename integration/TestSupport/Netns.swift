@@ -90,6 +90,17 @@ public final class NetnsLab: @unchecked Sendable {
         return p
     }
 
+    /// An HTTP/1.0 GET from inside `ns` with `busybox nc` (busybox-static's `wget` crashes on
+    /// this Debian build); returns the response body, or nil when nothing answered.
+    public func httpGet(from ns: String, host: String, port: Int, path: String = "/", timeout: TimeInterval = 5) -> String? {
+        let req = "GET \(path) HTTP/1.0\r\nHost: \(host)\r\n\r\n"
+        guard let r = try? run(in: ns, ["/bin/busybox", "nc", "-w", "2", host, String(port)], stdin: req, timeout: timeout) else { return nil }
+        // headers end with a blank line; CGI output may use bare newlines
+        let ends = [r.stdout.range(of: "\r\n\r\n"), r.stdout.range(of: "\n\n")].compactMap { $0 }
+        guard let split = ends.min(by: { $0.lowerBound < $1.lowerBound }) else { return nil }
+        return String(r.stdout[split.upperBound...])
+    }
+
     /// `busybox ping` from `ns` to `address`: true when a reply came back.
     public func ping(from ns: String, _ address: String, count: Int = 1) -> Bool {
         (try? run(in: ns, ["/bin/busybox", "ping", "-c", "\(count)", "-W", "2", address], timeout: 10).ok) ?? false

@@ -10,7 +10,11 @@ public final class ServerHarness: @unchecked Sendable {
     public var dataDir: String { dir.appendingPathComponent("data").path }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public init(name: String = "api") throws {
+    /// Extra `swiftlet server` flags (e.g. `--disable-controller-manager`).
+    public let extraArgs: [String]
+
+    public init(name: String = "api", extraArgs: [String] = []) throws {
+        self.extraArgs = extraArgs
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("sl-\(name)-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         port = try Self.freePort()
@@ -38,7 +42,7 @@ public final class ServerHarness: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: kubeconfig)
         let p = try BackgroundProcess(TestPaths.binary("swiftlet"), [
             "server", "--data-dir", dataDir, "--port", String(port), "--kubeconfig-out", kubeconfig, "--log-level", "warning",
-        ])
+        ] + extraArgs)
         server = p
         let up = eventually(timeout: 30) {
             FileManager.default.fileExists(atPath: kubeconfig) && (try? Command.run("/usr/bin/env", ["true"])) != nil

@@ -11,7 +11,16 @@ public struct APIClient: Sendable {
     public var userAgent: String = "swiftlet/0.1.0"
     public var timeout: TimeAmount = .seconds(30)
 
-    public init(baseURL: String, http: HTTPClient = .shared) {
+    /// The process-wide client for API traffic. Its pool allows many connections per host:
+    /// every informer holds one open for its watch, and requests must not queue behind them
+    /// (the stock limit of 8 starves a controller manager of connections).
+    public static let sharedHTTP: HTTPClient = {
+        var c = HTTPClient.Configuration()
+        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
+    }()
+
+    public init(baseURL: String, http: HTTPClient = APIClient.sharedHTTP) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http
     }

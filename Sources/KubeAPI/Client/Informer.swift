@@ -25,6 +25,8 @@ public actor Informer<T: KubeObject> {
     public private(set) var hasSynced = false
     public private(set) var lastResourceVersion = ""
     /// Counters for tests and metrics.
+    /// The last list/watch failure, for diagnostics.
+    public private(set) var lastError: String?
     public private(set) var lists = 0
     public private(set) var watches = 0
 
@@ -42,6 +44,14 @@ public actor Informer<T: KubeObject> {
 
     public func get(namespace: String?, name: String) -> T? { cache[Self.key(namespace, name)] }
     public func list() -> [T] { cache.keys.sorted().compactMap { cache[$0] } }
+    /// Cached objects (in no particular order), optionally only those in `namespace`.
+    public func items(namespace: String? = nil) -> [T] {
+        guard let namespace else { return Array(cache.values) }
+        return cache.values.filter { $0.metadata.namespace == namespace }
+    }
+    /// Cached objects matching `predicate`, in no particular order.
+    public func filter(_ predicate: (T) -> Bool) -> [T] { cache.values.filter(predicate) }
+    public var count: Int { cache.count }
 
     public func waitForSync() async {
         if hasSynced { return }
@@ -79,6 +89,7 @@ public actor Informer<T: KubeObject> {
                 needList = true
             } catch {
                 if Task.isCancelled { return }
+                lastError = "\(T.resource): \(error)"
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }

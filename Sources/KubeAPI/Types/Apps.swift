@@ -16,6 +16,12 @@ public struct ReplicaSetSpec: Codable, Sendable, Hashable {
     public var selector: LabelSelector
     public var template: PodTemplateSpec?
     public var unknownFields: UnknownFields?
+    public init(replicas: Int32? = nil, minReadySeconds: Int32? = nil, selector: LabelSelector, template: PodTemplateSpec? = nil) {
+        self.replicas = replicas
+        self.minReadySeconds = minReadySeconds
+        self.selector = selector
+        self.template = template
+    }
 }
 
 public struct ReplicaSetStatus: Codable, Sendable, Hashable {
@@ -26,6 +32,7 @@ public struct ReplicaSetStatus: Codable, Sendable, Hashable {
     public var observedGeneration: Int64?
     public var conditions: [Condition]?
     public var unknownFields: UnknownFields?
+    public init() {}
 }
 
 public struct ReplicaSet: KubeObject, Hashable {
@@ -39,6 +46,10 @@ public struct ReplicaSet: KubeObject, Hashable {
     public var spec: ReplicaSetSpec?
     public var status: ReplicaSetStatus?
     public var unknownFields: UnknownFields?
+    public init(metadata: ObjectMeta, spec: ReplicaSetSpec? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+    }
 }
 
 public struct RollingUpdateDeployment: Codable, Sendable, Hashable {
@@ -61,6 +72,11 @@ public struct DeploymentSpec: Codable, Sendable, Hashable {
     public var paused: Bool?
     public var progressDeadlineSeconds: Int32?
     public var unknownFields: UnknownFields?
+    public init(replicas: Int32? = nil, selector: LabelSelector, template: PodTemplateSpec) {
+        self.replicas = replicas
+        self.selector = selector
+        self.template = template
+    }
 }
 
 public struct DeploymentStatus: Codable, Sendable, Hashable {
@@ -73,6 +89,7 @@ public struct DeploymentStatus: Codable, Sendable, Hashable {
     public var conditions: [Condition]?
     public var collisionCount: Int32?
     public var unknownFields: UnknownFields?
+    public init() {}
 }
 
 public struct Deployment: KubeObject, Hashable {
@@ -86,6 +103,10 @@ public struct Deployment: KubeObject, Hashable {
     public var spec: DeploymentSpec?
     public var status: DeploymentStatus?
     public var unknownFields: UnknownFields?
+    public init(metadata: ObjectMeta, spec: DeploymentSpec? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+    }
 }
 
 public struct StatefulSetSpec: Codable, Sendable, Hashable {
@@ -101,6 +122,12 @@ public struct StatefulSetSpec: Codable, Sendable, Hashable {
     public var persistentVolumeClaimRetentionPolicy: JSONValue?
     public var ordinals: JSONValue?
     public var unknownFields: UnknownFields?
+    public init(replicas: Int32? = nil, selector: LabelSelector, template: PodTemplateSpec, serviceName: String? = nil) {
+        self.replicas = replicas
+        self.selector = selector
+        self.template = template
+        self.serviceName = serviceName
+    }
 }
 
 public struct StatefulSetStatus: Codable, Sendable, Hashable {
@@ -115,6 +142,7 @@ public struct StatefulSetStatus: Codable, Sendable, Hashable {
     public var conditions: [Condition]?
     public var availableReplicas: Int32?
     public var unknownFields: UnknownFields?
+    public init() {}
 }
 
 public struct StatefulSet: KubeObject, Hashable {
@@ -128,6 +156,10 @@ public struct StatefulSet: KubeObject, Hashable {
     public var spec: StatefulSetSpec?
     public var status: StatefulSetStatus?
     public var unknownFields: UnknownFields?
+    public init(metadata: ObjectMeta, spec: StatefulSetSpec? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+    }
 }
 
 public struct DaemonSetSpec: Codable, Sendable, Hashable {
@@ -137,6 +169,10 @@ public struct DaemonSetSpec: Codable, Sendable, Hashable {
     public var minReadySeconds: Int32?
     public var revisionHistoryLimit: Int32?
     public var unknownFields: UnknownFields?
+    public init(selector: LabelSelector, template: PodTemplateSpec) {
+        self.selector = selector
+        self.template = template
+    }
 }
 
 public struct DaemonSetStatus: Codable, Sendable, Hashable {
@@ -151,6 +187,7 @@ public struct DaemonSetStatus: Codable, Sendable, Hashable {
     public var collisionCount: Int32?
     public var conditions: [Condition]?
     public var unknownFields: UnknownFields?
+    public init() {}
 }
 
 public struct DaemonSet: KubeObject, Hashable {
@@ -164,6 +201,10 @@ public struct DaemonSet: KubeObject, Hashable {
     public var spec: DaemonSetSpec?
     public var status: DaemonSetStatus?
     public var unknownFields: UnknownFields?
+    public init(metadata: ObjectMeta, spec: DaemonSetSpec? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+    }
 }
 
 public struct EndpointConditions: Codable, Sendable, Hashable {

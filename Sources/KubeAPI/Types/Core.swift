@@ -498,6 +498,12 @@ public struct EndpointAddress: Codable, Sendable, Hashable {
     public var hostname: String?
     public var nodeName: String?
     public var targetRef: ObjectReference?
+    public init(ip: String, hostname: String? = nil, nodeName: String? = nil, targetRef: ObjectReference? = nil) {
+        self.ip = ip
+        self.hostname = hostname
+        self.nodeName = nodeName
+        self.targetRef = targetRef
+    }
 }
 
 public struct EndpointPort: Codable, Sendable, Hashable {
@@ -505,12 +511,23 @@ public struct EndpointPort: Codable, Sendable, Hashable {
     public var port: Int32
     public var `protocol`: String?
     public var appProtocol: String?
+    public init(name: String? = nil, port: Int32, protocol proto: String? = nil, appProtocol: String? = nil) {
+        self.name = name
+        self.port = port
+        self.protocol = proto
+        self.appProtocol = appProtocol
+    }
 }
 
 public struct EndpointSubset: Codable, Sendable, Hashable {
     public var addresses: [EndpointAddress]?
     public var notReadyAddresses: [EndpointAddress]?
     public var ports: [EndpointPort]?
+    public init(addresses: [EndpointAddress]? = nil, notReadyAddresses: [EndpointAddress]? = nil, ports: [EndpointPort]? = nil) {
+        self.addresses = addresses
+        self.notReadyAddresses = notReadyAddresses
+        self.ports = ports
+    }
 }
 
 public struct Endpoints: KubeObject, Hashable {

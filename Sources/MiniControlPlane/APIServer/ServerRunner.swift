@@ -1,6 +1,6 @@
 public import Foundation
 import Hummingbird
-import KubeAPI
+public import KubeAPI
 public import Logging
 
 /// Runs the API server: opens storage, bootstraps, serves HTTP until SIGTERM/SIGINT.
@@ -10,7 +10,19 @@ public enum ServerRunner {
         public var bindAddress: String = "127.0.0.1"
         public var port: Int = 6443
         public var kubeconfigOut: String? = nil
+        /// In-process control-plane components (controller manager, scheduler), started once the
+        /// server listens, with a client of this server; cancelled when the server stops.
+        public var components: [Component] = []
         public init(dataDir: String) { self.dataDir = dataDir }
+    }
+
+    public struct Component: Sendable {
+        public var name: String
+        public var run: @Sendable (APIClient) async -> Void
+        public init(name: String, run: @escaping @Sendable (APIClient) async -> Void) {
+            self.name = name
+            self.run = run
+        }
     }
 
     public static func run(_ config: Config, logger: Logger) async throws {
@@ -18,6 +30,7 @@ public enum ServerRunner {
         let store = try SQLiteStore(path: config.dataDir + "/state.db")
         let api = APIServer(store: store, logger: logger)
         try await api.bootstrap()
+        let (listening, listeningCont) = AsyncStream<Int>.makeStream()
         let app = Application(
             responder: APIHTTPResponder(api: api),
             server: KubeletProxy.upgrader(api: api),
@@ -33,10 +46,34 @@ public enum ServerRunner {
                     }
                 }
                 logger.info("swiftlet API server listening on \(config.bindAddress):\(port)")
+                listeningCont.yield(port)
+                listeningCont.finish()
             },
             logger: logger
         )
-        try await app.runService()
+        let components = config.components
+        let host = config.bindAddress == "0.0.0.0" ? "127.0.0.1" : config.bindAddress
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            g.addTask { try await app.runService() }
+            g.addTask {
+                var port: Int? = nil
+                for await p in listening { port = p; break }
+                guard let port, !components.isEmpty else {
+                    try await Task.sleep(for: .seconds(1 << 40))
+                    return
+                }
+                let client = APIClient(baseURL: "http://\(host):\(port)")
+                logger.info("starting in-process components: \(components.map(\.name).joined(separator: ", "))")
+                await withTaskGroup(of: Void.self) { cg in
+                    for c in components { cg.addTask { await c.run(client) } }
+                }
+                // components end only when cancelled; keep the group alive until the server stops
+                try await Task.sleep(for: .seconds(1 << 40))
+            }
+            // the server returning (SIGTERM, SIGINT) ends everything
+            try await g.next()
+            g.cancelAll()
+        }
     }
 }
 

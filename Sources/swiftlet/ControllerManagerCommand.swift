@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import KubeAPI
+import Logging
+import MiniControlPlane
+
+/// Flags shared by the components that elect a leader.
+struct LeaderElectionFlags: ParsableArguments {
+    @Option(name: .customLong("leader-elect"), help: "Run only while holding the component's Lease in kube-system.")
+    var leaderElect: Bool = true
+
+    @Option(name: .customLong("leader-elect-lease-duration"), help: "Seconds a lease is valid after its last renewal.")
+    var leaseDuration: Double = 15
+
+    @Option(name: .customLong("leader-elect-renew-deadline"), help: "Seconds the leader keeps trying to renew before giving up.")
+    var renewDeadline: Double = 10
+
+    @Option(name: .customLong("leader-elect-retry-period"), help: "Seconds between attempts to acquire or renew.")
+    var retryPeriod: Double = 2
+
+    @Option(help: "Identity in the lease (default: <hostname>_<uuid>).")
+    var identity: String?
+
+    var options: LeaderElected.Options {
+        var o = LeaderElected.Options()
+        o.enabled = leaderElect
+        o.leaseDuration = .milliseconds(Int64(leaseDuration * 1000))
+        o.renewDeadline = .milliseconds(Int64(renewDeadline * 1000))
+        o.retryPeriod = .milliseconds(Int64(retryPeriod * 1000))
+        if let identity { o.identity = identity }
+        return o
+    }
+}
+
+struct ControllerManagerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "controller-manager",
+        abstract: "Run the controllers (ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, endpoints, node lifecycle, garbage collector, service accounts) against an API server.")
+
+    @Option(help: "API server URL, e.g. http://127.0.0.1:6443.")
+    var server: String
+
+    @Option(help: "Controllers to run: '*' for all, 'name' to enable, '-name' to disable (comma-separated). Known: \(ControllerManager.allControllers.joined(separator: ", ")).")
+    var controllers: String = "*"
+
+    @Option(help: "Seconds without a node heartbeat before the node is marked unreachable.")
+    var nodeMonitorGracePeriod: Double = 40
+
+    @Option(help: "Concurrent syncs per controller.")
+    var concurrentSyncs: Int = 5
+
+    @OptionGroup var election: LeaderElectionFlags
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        for c in controllers.split(separator: ",").map({ String($0.trimmingCharacters(in: .whitespaces)) }) {
+            let name = c.hasPrefix("-") ? String(c.dropFirst()) : c
+            if name != "*" && !ControllerManager.allControllers.contains(name) {
+                throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
+            }
+        }
+        if nodeMonitorGracePeriod <= 0 { throw ValidationError("--node-monitor-grace-period must be positive") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "swiftlet.controller-manager")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let client = APIClient(baseURL: server)
+        var opts = ControllerManagerOptions()
+        opts.controllers = controllers.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
+        opts.nodeMonitorGracePeriod = .milliseconds(Int64(nodeMonitorGracePeriod * 1000))
+        opts.workers = concurrentSyncs
+        let election = self.election.options
+        let log = logger
+        let cm = ControllerManager(client: client, options: opts, identity: election.identity, logger: logger)
+        await runUntilSignal {
+            await LeaderElected.run(lease: "kube-controller-manager", client: client, options: election, logger: log) {
+                await cm.run()
+            }
+        }
+    }
+}
+
+/// Runs `body` until it returns or SIGTERM/SIGINT arrives (then cancels it and waits).
+func runUntilSignal(_ body: @escaping @Sendable () async -> Void) async {
+    signal(SIGTERM, SIG_IGN)
+    signal(SIGINT, SIG_IGN)
+    let signals = AsyncStream<Int32> { cont in
+        let sources = [SIGTERM, SIGINT].map { s in
+            let src = DispatchSource.makeSignalSource(signal: s)
+            src.setEventHandler { cont.yield(s) }
+            src.resume()
+            return src
+        }
+        nonisolated(unsafe) let keep = sources
+        cont.onTermination = { _ in keep.forEach { $0.cancel() } }
+    }
+    await withTaskGroup(of: Void.self) { g in
+        g.addTask { await body() }
+        g.addTask { for await _ in signals { return } }
+        await g.next()
+        g.cancelAll()
+    }
+}
