@@ -32,6 +32,10 @@ package struct AgentConfig: Sendable {
     /// Periodic pod resync, on top of events.
     package var resyncInterval: Duration = .seconds(10)
     package var imagePullProgressDeadline: Duration = .seconds(60)
+    /// CRI log rotation: size and number of files kept per container (counting the live one).
+    package var containerLogMaxSize: UInt64 = 10 * 1024 * 1024
+    package var containerLogMaxFiles: Int = 5
+    package var containerLogMonitorInterval: Duration = .seconds(10)
 
     package init(serverURL: String, nodeName: String) {
         self.serverURL = serverURL

@@ -126,6 +126,10 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
                     for await e in pleg.events { await workers.wake(e.podUID) }
                 }
                 g.addTask { await nodeStatus.run() }
+                g.addTask {
+                    await ContainerLogRotator(runtime: runtime, maxBytes: config.containerLogMaxSize, maxFiles: config.containerLogMaxFiles)
+                        .run(every: config.containerLogMonitorInterval)
+                }
                 g.addTask { await lease.run(nodeUID: node.metadata.uid) }
                 g.addTask {
                     do { try await KubeletServer.run(address: config.kubeletAddress, port: config.kubeletPort, source: source, logger: logger) } catch {

@@ -30,6 +30,12 @@ struct AgentCommand: AsyncParsableCommand {
     var shutdownGracePeriod: Int = 0
     @Option(help: "Seconds an image pull may take before it fails with ErrImagePull.")
     var imagePullDeadline: Int = 60
+    @Option(help: "Rotate a container's log file when it exceeds this many bytes.")
+    var containerLogMaxSize: Int = 10 * 1024 * 1024
+    @Option(help: "Log files kept per container, the live one included.")
+    var containerLogMaxFiles: Int = 5
+    @Option(help: "Seconds between checks of container log sizes.")
+    var containerLogMonitorInterval: Int = 10
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     static func taints(_ s: String?) throws -> [Taint] {
@@ -72,6 +78,9 @@ struct AgentCommand: AsyncParsableCommand {
         c.nodeStatusReportFrequency = .seconds(nodeStatusReportFrequency)
         c.shutdownGracePeriod = .seconds(shutdownGracePeriod)
         c.imagePullProgressDeadline = .seconds(imagePullDeadline)
+        c.containerLogMaxSize = UInt64(max(containerLogMaxSize, 1024))
+        c.containerLogMaxFiles = max(containerLogMaxFiles, 2)
+        c.containerLogMonitorInterval = .seconds(max(containerLogMonitorInterval, 1))
         let agent = NodeAgent(config: c, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))

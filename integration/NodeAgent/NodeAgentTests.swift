@@ -437,6 +437,38 @@ struct NodeAgentScenarioTests {
         }
     }
 
+    @Test func logsAreRotatedAndFollowedAcrossRotation() async throws {
+        try await AgentLab.with { lab in
+            try lab.startAgent(extra: ["--container-log-max-size", "4096", "--container-log-max-files", "3",
+                                       "--container-log-monitor-interval", "1"])
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: chatty}
+                spec:
+                  nodeName: node-a
+                  containers:
+                  - name: app
+                    image: \(Self.image)
+                    command: ["sh", "-c", "echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo line-$i-padding-padding-padding; sleep 0.01; done; sleep 3600"]
+                """)
+            #expect(lab.waitReady("chatty"), "\(lab.diagnostics("chatty"))")
+            let follow = try lab.kubectlBackground("logs", "-f", "chatty")
+            defer { follow.stop(SIGKILL) }
+            // Start writing only once the follower is attached, so it must cross the rotations.
+            #expect(eventually(timeout: 10) { follow.output.string.contains("ready") })
+            try lab.kubectl("exec", "chatty", "--", "touch", "/tmp/go").check()
+            #expect(eventually(timeout: 40, interval: 0.5) { follow.output.string.contains("line-600-") }, "\(follow.output.string.suffix(500))")
+            // Rotated files exist, at most 3 files are kept, and the follower saw every line once, in order.
+            let dir = lab.logs + "/" + ((try? FileManager.default.contentsOfDirectory(atPath: lab.logs))?.first { $0.hasPrefix("default_chatty_") } ?? "") + "/app"
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            #expect(files.count >= 2 && files.count <= 3, "\(files)")
+            #expect(files.contains { $0.hasPrefix("0.log.") }, "no rotated file: \(files)")
+            let numbers = follow.output.string.split(separator: "\n").compactMap { $0.split(separator: "-").dropFirst().first.flatMap { Int($0) } }
+            #expect(numbers.first == 1 && numbers == Array(1...(numbers.last ?? 0)), "lines lost or repeated: \(numbers.count) lines")
+        }
+    }
+
     @Test func nodeShutdownStopsPodsGracefully() async throws {
         try await AgentLab.with { lab in
             try lab.startAgent(extra: ["--shutdown-grace-period", "5"])
