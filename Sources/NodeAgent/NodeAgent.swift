@@ -114,10 +114,12 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
                 await workers.deleted(p)
             }
         }
-        let source = KubeletServerSource(pods: { await workers.pods() }, runtime: runtime, health: {
+        var kubeletSource = KubeletServerSource(pods: { await workers.pods() }, runtime: runtime, health: {
             let (ok, msg) = await pleg.healthy()
             return ok ? nil : msg
         })
+        kubeletSource.nodeName = config.nodeName
+        let source = kubeletSource
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { g in
                 g.addTask { await informer.run() }

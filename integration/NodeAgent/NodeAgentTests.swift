@@ -69,6 +69,13 @@ struct NodeAgentScenarioTests {
             for needle in ["Created container: writer", "Started container reader", "already present on machine"] {
                 #expect(events.contains(needle), "events lack \(needle): \(events)")
             }
+            // nodes/proxy reaches the kubelet's stats and metrics.
+            let summary = try lab.kubectl("get", "--raw", "/api/v1/nodes/node-a/proxy/stats/summary").check().stdout
+            #expect(summary.contains("\"nodeName\":\"node-a\"") && summary.contains("\"name\":\"pair\"")
+                    && summary.contains("\"workingSetBytes\""), "\(summary)")
+            let metrics = try lab.kubectl("get", "--raw", "/api/v1/nodes/node-a/proxy/metrics").check().stdout
+            #expect(metrics.contains("kubelet_running_pods 1") && metrics.contains("kubelet_running_containers{container_state=\"running\"} 2"),
+                    "\(metrics)")
             // The kubelet API answers directly too.
             let healthz = try lab.lab.run(in: lab.node, ["/bin/busybox", "wget", "-q", "-O", "-", "http://10.250.0.2:10250/healthz"]).stdout
             #expect(healthz == "ok")

@@ -11,6 +11,7 @@ package struct KubeletServerSource: Sendable {
     /// Pods bound to this node that the agent runs.
     package var pods: @Sendable () async -> [Pod]
     package var runtime: any ContainerRuntime
+    package var nodeName: String = ""
     /// nil: healthy; else why not.
     package var health: @Sendable () async -> String?
 
@@ -60,11 +61,67 @@ package struct KubeletHTTPResponder: HTTPResponder {
             var items: [JSONValue] = []
             for p in pods { items.append(try JSONValueEncoder().encode(p)) }
             return Self.json(["kind": "PodList", "apiVersion": "v1", "metadata": [:], "items": .array(items)])
+        case "stats" where segs.count == 2 && segs[1] == "summary":
+            return Self.json(await statsSummary())
+        case "metrics" where segs.count == 1:
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: await metrics())))
         case "containerLogs" where segs.count == 4:
             return try await logs(namespace: segs[1], pod: segs[2], container: segs[3], query: Self.query(request.uri.query))
         default:
             return Self.text("404 page not found\n", .notFound)
         }
+    }
+
+    /// The kubelet's stats summary: node memory, and per pod its containers' CPU and memory.
+    func statsSummary() async -> JSONValue {
+        let now = Timestamps.now()
+        let containers = ((try? await source.runtime.listContainers(sandboxID: nil)) ?? []).filter { $0.state == .running }
+        var pods: [JSONValue] = []
+        for pod in await source.pods() {
+            var cs: [JSONValue] = []
+            var cpuSum: UInt64 = 0, memSum: UInt64 = 0
+            for c in containers where c.labels[RuntimeLabels.podUID] == pod.uid {
+                guard let st = try? await source.runtime.containerStats(c.id) else { continue }
+                cpuSum += st.cpuUsageNanos
+                memSum += st.memoryWorkingSetBytes
+                cs.append(["name": .string(c.containerName), "startTime": .string(c.startedAt.map(Timestamps.format) ?? now),
+                           "cpu": ["time": .string(now), "usageCoreNanoSeconds": .int(Int64(st.cpuUsageNanos))],
+                           "memory": ["time": .string(now), "workingSetBytes": .int(Int64(st.memoryWorkingSetBytes))]])
+            }
+            pods.append(["podRef": ["name": .string(pod.name), "namespace": .string(pod.namespace ?? "default"), "uid": .string(pod.uid)],
+                         "startTime": .string(pod.status?.startTime ?? now), "containers": .array(cs),
+                         "cpu": ["time": .string(now), "usageCoreNanoSeconds": .int(Int64(cpuSum))],
+                         "memory": ["time": .string(now), "workingSetBytes": .int(Int64(memSum))]])
+        }
+        let total = MachineInfo.meminfo("MemTotal") ?? 0, avail = MachineInfo.meminfo("MemAvailable") ?? 0
+        return ["node": ["nodeName": .string(source.nodeName), "startTime": .string(now),
+                         "memory": ["time": .string(now), "availableBytes": .int(avail), "workingSetBytes": .int(total - avail)]],
+                "pods": .array(pods)]
+    }
+
+    /// A few kubelet metrics in the Prometheus text format.
+    func metrics() async -> String {
+        let pods = await source.pods()
+        let containers = (try? await source.runtime.listContainers(sandboxID: nil)) ?? []
+        let running = containers.filter { $0.state == .running }.count
+        let exited = containers.filter { $0.state == .exited }.count
+        var rss = 0
+        for line in ((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? "").split(separator: "\n")
+        where line.hasPrefix("VmRSS:") { rss = (Int(line.split(separator: " ")[1]) ?? 0) * 1024 }
+        return """
+            # HELP kubelet_running_pods Number of pods that have a running pod sandbox
+            # TYPE kubelet_running_pods gauge
+            kubelet_running_pods \(pods.count)
+            # HELP kubelet_running_containers Number of containers currently running
+            # TYPE kubelet_running_containers gauge
+            kubelet_running_containers{container_state="running"} \(running)
+            kubelet_running_containers{container_state="exited"} \(exited)
+            # HELP process_resident_memory_bytes Resident memory size in bytes.
+            # TYPE process_resident_memory_bytes gauge
+            process_resident_memory_bytes \(rss)
+
+            """
     }
 
     func logs(namespace: String, pod name: String, container: String, query q: [String: String]) async throws -> Response {
