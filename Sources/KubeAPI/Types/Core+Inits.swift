@@ -37,3 +37,11 @@ extension HTTPGetAction {
     }
 }
 
+
+extension LifecycleHandler {
+    public init(exec: ExecAction? = nil, httpGet: HTTPGetAction? = nil, tcpSocket: TCPSocketAction? = nil) {
+        self.exec = exec
+        self.httpGet = httpGet
+        self.tcpSocket = tcpSocket
+    }
+}

@@ -111,6 +111,10 @@ public struct LifecycleHandler: Codable, Sendable, Hashable {
 public struct Lifecycle: Codable, Sendable, Hashable {
     public var postStart: LifecycleHandler?
     public var preStop: LifecycleHandler?
+    public init(postStart: LifecycleHandler? = nil, preStop: LifecycleHandler? = nil) {
+        self.postStart = postStart
+        self.preStop = preStop
+    }
 }
 
 public struct Capabilities: Codable, Sendable, Hashable {
