@@ -37,7 +37,8 @@ package actor StaticPods {
         guard pod.kind == nil || pod.kind == "Pod", !pod.name.isEmpty else {
             throw AgentError("static pod manifest \(file) is not a named Pod")
         }
-        let hash = String(UInt64(truncatingIfNeeded: fnv1a(Array(json) + Array(nodeName.utf8))), radix: 16)
+        // From the file as written (JSONSerialization does not keep key order, so not from `json`).
+        let hash = String(fnv1a(Array(data) + [0] + Array(nodeName.utf8)), radix: 16)
         pod.metadata.name = pod.name + "-" + nodeName
         pod.metadata.namespace = pod.namespace ?? "default"
         pod.metadata.uid = hash

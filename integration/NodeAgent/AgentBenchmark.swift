@@ -77,7 +77,7 @@ struct AgentBenchmark {
 
     @Test func hundredPodsToRunningAndIdleCost() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             let n = 100
             let w = try Watcher(lab)
             defer { w.proc.stop(SIGKILL) }
@@ -102,7 +102,7 @@ struct AgentBenchmark {
 
             // Idle cost with 10 pods.
             try lab.kubectl("apply", "-f", "-", stdin: Self.pods(10, prefix: "idle")).check()
-            #expect(eventually(timeout: 60, interval: 0.5) {
+            #expect(await until(timeout: 60, interval: 0.5) {
                 (try? lab.kubectl("get", "pods", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}"))?.stdout
                     .split(separator: " ").filter { $0 == "True" }.count == 10
             })

@@ -41,7 +41,7 @@ final class AgentLab: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: dir)
         for d in [root, logs, manifests, dir + "/host"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
         try await importImage()
-        if withServer { try startServer() }
+        if withServer { try await startServer() }
     }
 
     /// The busybox image, imported into the agent's image store before it starts.
@@ -64,18 +64,18 @@ final class AgentLab: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: fs)
     }
 
-    func startServer() throws {
+    func startServer() async throws {
         try? FileManager.default.removeItem(atPath: kubeconfig)
         server = try lab.spawn(in: node, [TestPaths.binary("swiftlet"), "server", "--data-dir", dir + "/server", "--port", String(port),
                                            "--kubeconfig-out", kubeconfig, "--log-level", "warning"])
-        let up = eventually(timeout: 30, interval: 0.1) {
+        let up = await until(timeout: 30, interval: 0.1) { [self] in
             FileManager.default.fileExists(atPath: kubeconfig) && (try? kubectl("get", "--raw", "/healthz"))?.ok == true
         }
         if !up { throw HarnessError.notReady("server did not start:\n\(server?.output.string ?? "")") }
     }
 
     /// Starts (or restarts) the agent inside the node netns and waits until the node is Ready.
-    func startAgent(waitReady: Bool = true, extra: [String] = []) throws {
+    func startAgent(waitReady: Bool = true, extra: [String] = []) async throws {
         agent = try BackgroundProcess("/usr/bin/nsenter", [
             "--net=" + NetnsLab.path(node), TestPaths.binary("swiftlet"), "agent",
             "--server", "http://127.0.0.1:\(port)", "--node-name", "node-a", "--root-dir", root, "--pod-logs-dir", logs,
@@ -83,7 +83,7 @@ final class AgentLab: @unchecked Sendable {
             "--pod-manifest-path", manifests, "--kubelet-port", "10250", "--log-level", "info",
         ] + extra)
         if waitReady {
-            let ready = eventually(timeout: 30, interval: 0.2) {
+            let ready = await until(timeout: 30, interval: 0.2) { [self] in
                 (try? kubectl("get", "node", "node-a", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"))?.stdout == "True"
             }
             if !ready { throw HarnessError.notReady("agent did not make the node Ready:\n\(agent?.output.string ?? "")") }
@@ -114,8 +114,8 @@ final class AgentLab: @unchecked Sendable {
     }
 
     /// Waits for the pod's Ready condition to be `status`.
-    func waitReady(_ pod: String, _ status: String = "True", timeout: TimeInterval = 60) -> Bool {
-        eventually(timeout: timeout, interval: 0.2) { jsonpath(pod, ".status.conditions[?(@.type==\"Ready\")].status") == status }
+    func waitReady(_ pod: String, _ status: String = "True", timeout: TimeInterval = 60) async -> Bool {
+        await until(timeout: timeout, interval: 0.2) { [self] in jsonpath(pod, ".status.conditions[?(@.type==\"Ready\")].status") == status }
     }
 
     func diagnostics(_ pod: String) -> String {
@@ -167,6 +167,22 @@ final class AgentLab: @unchecked Sendable {
         }
         await lab.close()
     }
+}
+
+/// Runs blocking work (kubectl, file polling) on a dispatch thread, never on one of the
+/// test process's few cooperative threads, which other suites need meanwhile.
+func offload<T: Sendable>(_ f: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: f()) } }
+}
+
+/// Polls `condition` (off the cooperative pool) until it holds or `timeout` passes, sleeping asynchronously.
+func until(timeout: TimeInterval = 10, interval: TimeInterval = 0.05, _ condition: @escaping @Sendable () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if await offload(condition) { return true }
+        try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+    }
+    return await offload(condition)
 }
 
 final class LabCounter: @unchecked Sendable {

@@ -10,7 +10,7 @@ struct NodeAgentScenarioTests {
 
     @Test func nodeRegistersWithCapacityLabelsConditionsAndLease() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             let node = try lab.kubectl("get", "node", "node-a", "-o", "json").check().stdout
             for needle in ["\"kubernetes.io/hostname\": \"node-a\"", "\"kubernetes.io/os\": \"linux\"", "\"kubernetes.io/arch\"",
                            "\"ephemeral-storage\"", "\"pods\": \"110\"", "\"InternalIP\"", "\"10.250.0.2\"", "KubeletReady",
@@ -20,7 +20,7 @@ struct NodeAgentScenarioTests {
             }
             let renew1 = try lab.kubectl("get", "lease", "-n", "kube-node-lease", "node-a", "-o", "jsonpath={.spec.renewTime}").check().stdout
             #expect(!renew1.isEmpty)
-            let renewed = eventually(timeout: 15, interval: 0.5) {
+            let renewed = await until(timeout: 15, interval: 0.5) {
                 let r = (try? lab.kubectl("get", "lease", "-n", "kube-node-lease", "node-a", "-o", "jsonpath={.spec.renewTime}"))?.stdout ?? ""
                 return !r.isEmpty && r != renew1
             }
@@ -32,7 +32,7 @@ struct NodeAgentScenarioTests {
 
     @Test func podWithTwoContainersAndAnEmptyDirRunsAndLogsFollow() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -50,21 +50,21 @@ struct NodeAgentScenarioTests {
                     command: ["sh", "-c", "while [ ! -s /data/out ]; do sleep 0.1; done; echo reader-saw $(head -n 1 /data/out); sleep 3600"]
                     volumeMounts: [{name: shared, mountPath: /data}]
                 """)
-            #expect(lab.waitReady("pair"), "\(lab.diagnostics("pair"))")
+            #expect(await lab.waitReady("pair"), "\(lab.diagnostics("pair"))")
             #expect(lab.jsonpath("pair", ".status.phase") == "Running")
             #expect(lab.jsonpath("pair", ".status.podIP").hasPrefix("10.244.7."))
             #expect(lab.jsonpath("pair", ".status.hostIP") == "10.250.0.2")
-            #expect(eventually(timeout: 10) { (try? lab.kubectl("logs", "pair", "-c", "reader"))?.stdout == "reader-saw line-1\n" })
+            #expect(await until(timeout: 10) { (try? lab.kubectl("logs", "pair", "-c", "reader"))?.stdout == "reader-saw line-1\n" })
             let logs = try lab.kubectl("logs", "pair", "-c", "writer", "--tail", "2").check().stdout
             #expect(logs.split(separator: "\n").count == 2 && logs.hasPrefix("line-"))
             // kubectl logs -f keeps streaming new lines.
             let follow = try lab.kubectlBackground("logs", "-f", "pair", "-c", "writer", "--tail", "1")
             defer { follow.stop(SIGKILL) }
-            let firstSeen = eventually(timeout: 10) { follow.output.string.contains("line-") }
+            let firstSeen = await until(timeout: 10) { follow.output.string.contains("line-") }
             #expect(firstSeen, "kubectl logs -f printed nothing: \(follow.output.string)")
-            let lines = { follow.output.string.split(separator: "\n").filter { $0.hasPrefix("line-") }.count }
+            let lines: @Sendable () -> Int = { follow.output.string.split(separator: "\n").filter { $0.hasPrefix("line-") }.count }
             let n0 = lines()
-            #expect(eventually(timeout: 10) { lines() >= n0 + 5 }, "kubectl logs -f did not follow: \(follow.output.string)")
+            #expect(await until(timeout: 10) { lines() >= n0 + 5 }, "kubectl logs -f did not follow: \(follow.output.string)")
             let events = lab.events("pair")
             for needle in ["Created container: writer", "Started container reader", "already present on machine"] {
                 #expect(events.contains(needle), "events lack \(needle): \(events)")
@@ -84,7 +84,7 @@ struct NodeAgentScenarioTests {
 
     @Test func livenessFailureRestartsTheContainerWithEvents() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -100,7 +100,7 @@ struct NodeAgentScenarioTests {
                       periodSeconds: 1
                       failureThreshold: 2
                 """)
-            let restarted = eventually(timeout: 40, interval: 0.5) {
+            let restarted = await until(timeout: 40, interval: 0.5) {
                 (Int(lab.jsonpath("live", ".status.containerStatuses[0].restartCount")) ?? 0) >= 1
             }
             #expect(restarted, "\(lab.diagnostics("live"))")
@@ -113,7 +113,7 @@ struct NodeAgentScenarioTests {
 
     @Test func failingReadinessKeepsThePodOutOfReady() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -129,11 +129,11 @@ struct NodeAgentScenarioTests {
                       httpGet: {path: /missing.html, port: http}
                       periodSeconds: 1
                 """)
-            #expect(eventually(timeout: 30, interval: 0.3) { lab.jsonpath("unready", ".status.phase") == "Running" }, "\(lab.diagnostics("unready"))")
+            #expect(await until(timeout: 30, interval: 0.3) { lab.jsonpath("unready", ".status.phase") == "Running" }, "\(lab.diagnostics("unready"))")
             // Probes run: Unhealthy events with the HTTP status, and the pod never becomes Ready.
-            #expect(eventually(timeout: 15, interval: 0.5) { lab.events("unready").contains("Readiness probe failed: HTTP probe failed with statuscode: 404") },
+            #expect(await until(timeout: 15, interval: 0.5) { lab.events("unready").contains("Readiness probe failed: HTTP probe failed with statuscode: 404") },
                     "\(lab.diagnostics("unready"))")
-            #expect(!lab.waitReady("unready", "True", timeout: 5))
+            #expect(await !lab.waitReady("unready", "True", timeout: 5))
             #expect(lab.jsonpath("unready", ".status.containerStatuses[0].ready") == "false")
             #expect(lab.jsonpath("unready", ".status.containerStatuses[0].restartCount") == "0")
         }
@@ -141,7 +141,7 @@ struct NodeAgentScenarioTests {
 
     @Test func crashLoopBackOffDelaysGrow() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -157,8 +157,8 @@ struct NodeAgentScenarioTests {
             var seen: [Int: Date] = [:]
             let deadline = Date().addingTimeInterval(50)
             while Date() < deadline && seen[3] == nil {
-                if let n = Int(lab.jsonpath("crash", ".status.containerStatuses[0].restartCount")), seen[n] == nil { seen[n] = Date() }
-                usleep(250_000)
+                if let n = Int(await offload { lab.jsonpath("crash", ".status.containerStatuses[0].restartCount") }), seen[n] == nil { seen[n] = Date() }
+                try await Task.sleep(for: .milliseconds(250))
             }
             let t1 = try #require(seen[1], "\(lab.diagnostics("crash"))")
             let t2 = try #require(seen[2], "\(lab.diagnostics("crash"))")
@@ -166,7 +166,7 @@ struct NodeAgentScenarioTests {
             let gap1 = t2.timeIntervalSince(t1), gap2 = t3.timeIntervalSince(t2)
             #expect(gap1 > 8 && gap1 < 14, "first back-off \(gap1)s")
             #expect(gap2 > 18 && gap2 < 25, "second back-off \(gap2)s")
-            #expect(eventually(timeout: 5) { lab.jsonpath("crash", ".status.containerStatuses[0].state.waiting.reason") == "CrashLoopBackOff" })
+            #expect(await until(timeout: 5) { lab.jsonpath("crash", ".status.containerStatuses[0].state.waiting.reason") == "CrashLoopBackOff" })
             #expect(lab.jsonpath("crash", ".status.containerStatuses[0].lastState.terminated.exitCode") == "3")
             let events = lab.events("crash")
             #expect(events.contains("Back-off restarting failed container app in pod crash_default("), "\(events)")
@@ -178,7 +178,7 @@ struct NodeAgentScenarioTests {
 
     @Test func gracefulDeletionHonoursTheGracePeriod() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             // Exits 2 s after SIGTERM (well inside its 10 s grace).
             try lab.apply("""
                 apiVersion: v1
@@ -203,7 +203,8 @@ struct NodeAgentScenarioTests {
                     image: \(Self.image)
                     command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]
                 """)
-            #expect(lab.waitReady("polite") && lab.waitReady("stubborn"), "\(lab.diagnostics("polite"))")
+            let politeReady = await lab.waitReady("polite"), stubbornReady = await lab.waitReady("stubborn")
+            #expect(politeReady && stubbornReady, "\(lab.diagnostics("polite"))")
             var t0 = Date()
             try lab.kubectl("delete", "pod", "polite", "--wait=true", "--timeout=30s").check()
             let polite = Date().timeIntervalSince(t0)
@@ -220,7 +221,7 @@ struct NodeAgentScenarioTests {
 
     @Test func agentSIGKILLAndRestartAdoptsPodsWithoutRestartsOrLostLines() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -235,12 +236,12 @@ struct NodeAgentScenarioTests {
                       exec: {command: ["true"]}
                       periodSeconds: 1
                 """)
-            #expect(lab.waitReady("steady"), "\(lab.diagnostics("steady"))")
+            #expect(await lab.waitReady("steady"), "\(lab.diagnostics("steady"))")
             let cid = lab.jsonpath("steady", ".status.containerStatuses[0].containerID")
             let ip = lab.jsonpath("steady", ".status.podIP")
             lab.agent?.stop(SIGKILL)
             try await Task.sleep(for: .seconds(3))
-            try lab.startAgent()
+            try await lab.startAgent()
             // Give the new agent time to sync everything, watching Ready and the container.
             var notReady = false
             for _ in 0..<20 {
@@ -265,7 +266,7 @@ struct NodeAgentScenarioTests {
 
     @Test func hostPathVolumesSeeHostFilesAndBadTypesFailToMount() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try "hello from the host\n".write(toFile: lab.dir + "/host/greeting", atomically: true, encoding: .utf8)
             try lab.apply("""
                 apiVersion: v1
@@ -293,10 +294,10 @@ struct NodeAgentScenarioTests {
                     command: ["sleep", "3600"]
                     volumeMounts: [{name: h, mountPath: /host}]
                 """)
-            #expect(eventually(timeout: 30, interval: 0.3) { lab.jsonpath("hostpath", ".status.phase") == "Succeeded" }, "\(lab.diagnostics("hostpath"))")
+            #expect(await until(timeout: 30, interval: 0.3) { lab.jsonpath("hostpath", ".status.phase") == "Succeeded" }, "\(lab.diagnostics("hostpath"))")
             #expect(try lab.kubectl("logs", "hostpath").check().stdout == "hello from the host\n")
             #expect((try? String(contentsOfFile: lab.dir + "/host/reply", encoding: .utf8)) == "from-pod\n")
-            #expect(eventually(timeout: 15, interval: 0.5) {
+            #expect(await until(timeout: 15, interval: 0.5) {
                 lab.events("badpath").contains("MountVolume.SetUp failed for volume \"h\" : hostPath type check failed: \(lab.dir)/nope is not a directory")
             }, "\(lab.diagnostics("badpath"))")
             #expect(lab.jsonpath("badpath", ".status.phase") == "Pending")
@@ -315,20 +316,20 @@ struct NodeAgentScenarioTests {
                     image: \(Self.image)
                     command: ["sleep", "3600"]
                 """.write(toFile: lab.manifests + "/web.yaml", atomically: true, encoding: .utf8)
-            try lab.startAgent()
-            #expect(lab.waitReady("static-web-node-a"), "\(lab.diagnostics("static-web-node-a"))")
+            try await lab.startAgent()
+            #expect(await lab.waitReady("static-web-node-a"), "\(lab.diagnostics("static-web-node-a"))")
             #expect(!lab.jsonpath("static-web-node-a", ".metadata.annotations.kubernetes\\.io/config\\.mirror").isEmpty)
             #expect(lab.jsonpath("static-web-node-a", ".spec.nodeName") == "node-a")
             // Deleting the mirror pod does not stop the static pod: the mirror comes back.
             let cid = lab.jsonpath("static-web-node-a", ".status.containerStatuses[0].containerID")
             try lab.kubectl("delete", "pod", "static-web-node-a", "--wait=false").check()
-            #expect(eventually(timeout: 20, interval: 0.5) {
+            #expect(await until(timeout: 20, interval: 0.5) {
                 lab.jsonpath("static-web-node-a", ".status.containerStatuses[0].containerID") == cid
                     && !lab.jsonpath("static-web-node-a", ".metadata.uid").isEmpty
             }, "\(lab.diagnostics("static-web-node-a"))")
             // Removing the manifest stops it and removes the mirror.
             unlink(lab.manifests + "/web.yaml")
-            #expect(eventually(timeout: 30, interval: 0.5) {
+            #expect(await until(timeout: 30, interval: 0.5) {
                 (try? lab.kubectl("get", "pods", "-o", "name"))?.stdout.isEmpty == true
             })
         }
@@ -336,7 +337,7 @@ struct NodeAgentScenarioTests {
 
     @Test func badInputGetsPreciseReasonsAndDisturbsNothing() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent(extra: ["--image-pull-deadline", "5"])
+            try await lab.startAgent(extra: ["--image-pull-deadline", "5"])
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -370,12 +371,12 @@ struct NodeAgentScenarioTests {
                     command: ["sleep", "3600"]
                     resources: {requests: {cpu: "500"}}
                 """)
-            #expect(lab.waitReady("good"), "\(lab.diagnostics("good"))")
-            #expect(eventually(timeout: 30, interval: 0.5) {
+            #expect(await lab.waitReady("good"), "\(lab.diagnostics("good"))")
+            #expect(await until(timeout: 30, interval: 0.5) {
                 ["ErrImagePull", "ImagePullBackOff"].contains(lab.jsonpath("noimage", ".status.containerStatuses[0].state.waiting.reason"))
             }, "\(lab.diagnostics("noimage"))")
             #expect(lab.events("noimage").contains("Failed to pull image \"127.0.0.1:1/nothing/here:v1\""))
-            #expect(eventually(timeout: 30, interval: 0.5) {
+            #expect(await until(timeout: 30, interval: 0.5) {
                 (Int(lab.jsonpath("nocommand", ".status.containerStatuses[0].restartCount")) ?? 0) >= 1
                     || lab.jsonpath("nocommand", ".status.containerStatuses[0].state.waiting.reason") == "RunContainerError"
             }, "\(lab.diagnostics("nocommand"))")
@@ -383,7 +384,7 @@ struct NodeAgentScenarioTests {
                 + lab.jsonpath("nocommand", ".status.containerStatuses[0].state.waiting.message")
                 + lab.jsonpath("nocommand", ".status.containerStatuses[0].state.terminated.message")
             #expect(why.contains("/no/such/binary"), "\(lab.diagnostics("nocommand"))")
-            #expect(eventually(timeout: 15, interval: 0.5) { lab.jsonpath("huge", ".status.reason") == "OutOfcpu" }, "\(lab.diagnostics("huge"))")
+            #expect(await until(timeout: 15, interval: 0.5) { lab.jsonpath("huge", ".status.reason") == "OutOfcpu" }, "\(lab.diagnostics("huge"))")
             #expect(lab.jsonpath("huge", ".status.phase") == "Failed")
             #expect(lab.jsonpath("huge", ".status.message").hasPrefix("Node didn't have enough resource: cpu, requested: 500000"))
             // The good pod never noticed.
@@ -395,7 +396,7 @@ struct NodeAgentScenarioTests {
 
     @Test func configMapAndSecretVolumesAndEnvUpdateAtomically() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: ConfigMap
@@ -428,12 +429,12 @@ struct NodeAgentScenarioTests {
                     - {name: cfg, mountPath: /etc/cfg}
                     - {name: sec, mountPath: /etc/creds, readOnly: true}
                 """)
-            #expect(lab.waitReady("configured"), "\(lab.diagnostics("configured"))")
-            #expect(eventually(timeout: 10) { (try? lab.kubectl("logs", "configured"))?.stdout == "env=hello pw=s3cret\n" },
+            #expect(await lab.waitReady("configured"), "\(lab.diagnostics("configured"))")
+            #expect(await until(timeout: 10) { (try? lab.kubectl("logs", "configured"))?.stdout == "env=hello pw=s3cret\n" },
                     "\(lab.diagnostics("configured"))")
             #expect(try lab.kubectl("exec", "configured", "--", "cat", "/etc/cfg/mode").check().stdout == "blue")
             try lab.kubectl("patch", "configmap", "settings", "-p", "{\"data\":{\"mode\":\"green\"}}").check()
-            #expect(eventually(timeout: 30, interval: 0.5) {
+            #expect(await until(timeout: 30, interval: 0.5) {
                 (try? lab.kubectl("exec", "configured", "--", "cat", "/etc/cfg/mode"))?.stdout == "green"
             }, "the configMap update did not reach the volume")
             let link = try lab.kubectl("exec", "configured", "--", "readlink", "/etc/cfg/mode").check().stdout
@@ -446,7 +447,7 @@ struct NodeAgentScenarioTests {
 
     @Test func logsAreRotatedAndFollowedAcrossRotation() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent(extra: ["--container-log-max-size", "4096", "--container-log-max-files", "3",
+            try await lab.startAgent(extra: ["--container-log-max-size", "4096", "--container-log-max-files", "3",
                                        "--container-log-monitor-interval", "1"])
             try lab.apply("""
                 apiVersion: v1
@@ -459,13 +460,13 @@ struct NodeAgentScenarioTests {
                     image: \(Self.image)
                     command: ["sh", "-c", "echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo line-$i-padding-padding-padding; sleep 0.01; done; sleep 3600"]
                 """)
-            #expect(lab.waitReady("chatty"), "\(lab.diagnostics("chatty"))")
+            #expect(await lab.waitReady("chatty"), "\(lab.diagnostics("chatty"))")
             let follow = try lab.kubectlBackground("logs", "-f", "chatty")
             defer { follow.stop(SIGKILL) }
             // Start writing only once the follower is attached, so it must cross the rotations.
-            #expect(eventually(timeout: 10) { follow.output.string.contains("ready") })
+            #expect(await until(timeout: 10) { follow.output.string.contains("ready") })
             try lab.kubectl("exec", "chatty", "--", "touch", "/tmp/go").check()
-            #expect(eventually(timeout: 40, interval: 0.5) { follow.output.string.contains("line-600-") }, "\(follow.output.string.suffix(500))")
+            #expect(await until(timeout: 40, interval: 0.5) { follow.output.string.contains("line-600-") }, "\(follow.output.string.suffix(500))")
             // Rotated files exist, at most 3 files are kept, and the follower saw every line once, in order.
             let dir = lab.logs + "/" + ((try? FileManager.default.contentsOfDirectory(atPath: lab.logs))?.first { $0.hasPrefix("default_chatty_") } ?? "") + "/app"
             let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
@@ -478,7 +479,7 @@ struct NodeAgentScenarioTests {
 
     @Test func nodeShutdownStopsPodsGracefully() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent(extra: ["--shutdown-grace-period", "5"])
+            try await lab.startAgent(extra: ["--shutdown-grace-period", "5"])
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -490,7 +491,7 @@ struct NodeAgentScenarioTests {
                     image: \(Self.image)
                     command: ["sh", "-c", "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.1; done"]
                 """)
-            #expect(lab.waitReady("victim"), "\(lab.diagnostics("victim"))")
+            #expect(await lab.waitReady("victim"), "\(lab.diagnostics("victim"))")
             let t0 = Date()
             lab.agent?.stop(SIGTERM, timeout: 20)
             #expect(Date().timeIntervalSince(t0) < 10)
@@ -507,7 +508,7 @@ struct NodeAgentScenarioTests {
     @Test
     func kubectlExecRunsInTheContainer() async throws {
         try await AgentLab.with { lab in
-            try lab.startAgent()
+            try await lab.startAgent()
             try lab.apply("""
                 apiVersion: v1
                 kind: Pod
@@ -517,7 +518,7 @@ struct NodeAgentScenarioTests {
                   containers:
                   - {name: app, image: \(Self.image), command: ["sleep", "3600"]}
                 """)
-            #expect(lab.waitReady("shell"))
+            #expect(await lab.waitReady("shell"))
             #expect(try lab.kubectl("exec", "shell", "--", "echo", "inside").check().stdout == "inside\n")
             // stdout and stderr stay apart; the exit code comes back.
             let r = try lab.kubectl("exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3")

@@ -81,11 +81,11 @@ struct PLEGLatencyTests {
         latencies.sort()
         unstalled.sort()
         print("PLEG death-to-event latency (ms): \(latencies.map { Int($0) }), without stalls of this process: \(unstalled.map { Int($0) })")
-        // Event-driven: far below the 30 s relist period even on a loaded machine...
-        #expect(latencies.last! < 5000, "worst death-to-event latency \(latencies) ms")
-        // ...and under 100 ms whenever this process's tasks were not held up by other tests.
+        // Under 100 ms (median; worst under 1 s) whenever this process's tasks were not held up
+        // by other suites sharing its two cooperative threads; stalled samples say nothing.
         if !unstalled.isEmpty {
             #expect(unstalled[unstalled.count / 2] < 100, "median death-to-event latency \(unstalled) ms")
+            #expect(unstalled.last! < 1000, "worst death-to-event latency \(unstalled) ms")
         }
         try await rt.removePodSandbox(sb)
     }

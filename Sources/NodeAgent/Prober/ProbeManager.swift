@@ -46,15 +46,11 @@ package struct Prober: Sendable {
                 return .failure("\(error)")
             }
         }
-        if let g = probe.grpc {
-            return await NetProbe.tcp(host: podIP ?? "", port: Int(g.port), timeout: timeout).grpcUnsupported
+        if probe.grpc != nil {
+            return .failure("gRPC health checking is not supported by this node yet")
         }
         return .failure("probe has no handler")
     }
-}
-
-extension NetProbe.Outcome {
-    var grpcUnsupported: NetProbe.Outcome { .failure("gRPC health checking is not supported yet") }
 }
 
 /// Probe results for the pod workers, and one worker task per (pod, container, probe kind),
