@@ -123,8 +123,9 @@ let package = Package(
         .executableTarget(
             name: "swiftlet-bench",
             dependencies: [
-                "KubeAPI", "MiniControlPlane",
+                "KubeAPI", "MiniControlPlane", "Runtime", "TestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/swiftlet-bench",
@@ -161,6 +162,12 @@ let package = Package(
             name: "NodeAgentIntegrationTests",
             dependencies: ["TestSupport", "KubeAPI", "Runtime", "PLEG"],
             path: "integration/NodeAgent",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SchedulerIntegrationTests",
+            dependencies: ["TestSupport"],
+            path: "integration/Scheduler",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,12 +4,20 @@
 #
 #   scripts/setup.sh            apt packages + kubectl 1.35 into .tools/
 #   scripts/setup.sh --quiet    the same, with less output
+#   scripts/setup.sh --bench    also the reference runtimes the benchmarks compare with (runc, podman)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 QUIET=0
-[[ "${1:-}" == "--quiet" ]] && QUIET=1
+BENCH=0
+for a in "$@"; do
+  case "$a" in
+    --quiet) QUIET=1 ;;
+    --bench) BENCH=1 ;;
+    *) echo "setup: unknown option $a (known: --quiet, --bench)" >&2; exit 2 ;;
+  esac
+done
 say() { [[ $QUIET == 1 ]] || echo "setup: $*"; }
 
 if [[ $(id -u) != 0 ]]; then
@@ -26,6 +34,7 @@ APT_PACKAGES=(
   containernetworking-plugins
   python3-pip unzip
 )
+((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,24 +9,37 @@ struct LeaderElectionFlags: ParsableArguments {
     @Option(name: .customLong("leader-elect"), help: "Run only while holding the component's Lease in kube-system.")
     var leaderElect: Bool = true
 
-    @Option(name: .customLong("leader-elect-lease-duration"), help: "Seconds a lease is valid after its last renewal.")
-    var leaseDuration: Double = 15
+    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease is valid after its last renewal (Go duration).")
+    var leaseDuration: String = "15s"
 
-    @Option(name: .customLong("leader-elect-renew-deadline"), help: "Seconds the leader keeps trying to renew before giving up.")
-    var renewDeadline: Double = 10
+    @Option(name: .customLong("leader-elect-renew-deadline"), help: "How long the leader keeps trying to renew before giving up (Go duration).")
+    var renewDeadline: String = "10s"
 
-    @Option(name: .customLong("leader-elect-retry-period"), help: "Seconds between attempts to acquire or renew.")
-    var retryPeriod: Double = 2
+    @Option(name: .customLong("leader-elect-retry-period"), help: "How often candidates try to acquire or renew (Go duration).")
+    var retryPeriod: String = "2s"
 
     @Option(help: "Identity in the lease (default: <hostname>_<uuid>).")
     var identity: String?
 
+    mutating func validate() throws {
+        for (flag, v) in [("--leader-elect-lease-duration", leaseDuration), ("--leader-elect-renew-deadline", renewDeadline),
+                          ("--leader-elect-retry-period", retryPeriod)]
+        {
+            guard let d = GoDuration.parse(v), d > .zero else {
+                throw ValidationError("invalid value \"\(v)\" for \(flag): expected a duration such as 15s")
+            }
+        }
+        if GoDuration.parse(renewDeadline)! >= GoDuration.parse(leaseDuration)! {
+            throw ValidationError("--leader-elect-renew-deadline (\(renewDeadline)) must be less than --leader-elect-lease-duration (\(leaseDuration))")
+        }
+    }
+
     var options: LeaderElected.Options {
         var o = LeaderElected.Options()
         o.enabled = leaderElect
-        o.leaseDuration = .milliseconds(Int64(leaseDuration * 1000))
-        o.renewDeadline = .milliseconds(Int64(renewDeadline * 1000))
-        o.retryPeriod = .milliseconds(Int64(retryPeriod * 1000))
+        o.leaseDuration = GoDuration.parse(leaseDuration) ?? .seconds(15)
+        o.renewDeadline = GoDuration.parse(renewDeadline) ?? .seconds(10)
+        o.retryPeriod = GoDuration.parse(retryPeriod) ?? .seconds(2)
         if let identity { o.identity = identity }
         return o
     }
@@ -43,8 +56,8 @@ struct ControllerManagerCommand: AsyncParsableCommand {
     @Option(help: "Controllers to run: '*' for all, 'name' to enable, '-name' to disable (comma-separated). Known: \(ControllerManager.allControllers.joined(separator: ", ")).")
     var controllers: String = "*"
 
-    @Option(help: "Seconds without a node heartbeat before the node is marked unreachable.")
-    var nodeMonitorGracePeriod: Double = 40
+    @Option(help: "How long without a node heartbeat before the node is marked unreachable (Go duration).")
+    var nodeMonitorGracePeriod: String = "40s"
 
     @Option(help: "Concurrent syncs per controller.")
     var concurrentSyncs: Int = 5
@@ -61,7 +74,9 @@ struct ControllerManagerCommand: AsyncParsableCommand {
                 throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
             }
         }
-        if nodeMonitorGracePeriod <= 0 { throw ValidationError("--node-monitor-grace-period must be positive") }
+        guard let g = GoDuration.parse(nodeMonitorGracePeriod), g > .zero else {
+            throw ValidationError("invalid value \"\(nodeMonitorGracePeriod)\" for --node-monitor-grace-period: expected a duration such as 40s")
+        }
     }
 
     func run() async throws {
@@ -70,7 +85,7 @@ struct ControllerManagerCommand: AsyncParsableCommand {
         let client = APIClient(baseURL: server)
         var opts = ControllerManagerOptions()
         opts.controllers = controllers.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
-        opts.nodeMonitorGracePeriod = .milliseconds(Int64(nodeMonitorGracePeriod * 1000))
+        opts.nodeMonitorGracePeriod = GoDuration.parse(nodeMonitorGracePeriod) ?? .seconds(40)
         opts.workers = concurrentSyncs
         let election = self.election.options
         let log = logger

@@ -7,7 +7,7 @@ import MiniControlPlane
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the control plane: API server (embedded SQLite) and, in-process, the controller manager.")
+        abstract: "Run the control plane: API server (embedded SQLite) and, in-process, the scheduler and the controller manager.")
 
     @Option(help: "Directory for the state database.")
     var dataDir: String = "/var/lib/swiftlet/server"
@@ -27,11 +27,14 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the controller manager in this process.")
     var disableControllerManager = false
 
+    @Flag(help: "Do not run the scheduler in this process.")
+    var disableScheduler = false
+
     @Option(help: "Controllers to run: '*' for all, 'name' to enable, '-name' to disable (comma-separated).")
     var controllers: String = "*"
 
-    @Option(help: "Seconds without a node heartbeat before the node is marked unreachable.")
-    var nodeMonitorGracePeriod: Double = 40
+    @Option(help: "How long without a node heartbeat before the node is marked unreachable (Go duration).")
+    var nodeMonitorGracePeriod: String = "40s"
 
     @OptionGroup var election: LeaderElectionFlags
 
@@ -42,7 +45,9 @@ struct ServerCommand: AsyncParsableCommand {
                 throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
             }
         }
-        if nodeMonitorGracePeriod <= 0 { throw ValidationError("--node-monitor-grace-period must be positive") }
+        guard let g = GoDuration.parse(nodeMonitorGracePeriod), g > .zero else {
+            throw ValidationError("invalid value \"\(nodeMonitorGracePeriod)\" for --node-monitor-grace-period: expected a duration such as 40s")
+        }
     }
 
     func run() async throws {
@@ -58,13 +63,26 @@ struct ServerCommand: AsyncParsableCommand {
         if !disableControllerManager {
             var opts = ControllerManagerOptions()
             opts.controllers = controllers.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
-            opts.nodeMonitorGracePeriod = .milliseconds(Int64(nodeMonitorGracePeriod * 1000))
+            opts.nodeMonitorGracePeriod = GoDuration.parse(nodeMonitorGracePeriod) ?? .seconds(40)
             let log = logger
             let el = election
             let cmOpts = opts
             config.components.append(.init(name: "controller-manager") { client in
                 let cm = ControllerManager(client: client, options: cmOpts, identity: el.identity, logger: log)
                 await LeaderElected.run(lease: "kube-controller-manager", client: client, options: el, logger: log) { await cm.run() }
+            })
+        }
+        if !disableScheduler {
+            let el = election
+            var sopts = SchedulerOptions()
+            sopts.identity = el.identity
+            sopts.logger = logger
+            let frozen = sopts
+            let log = logger
+            config.components.append(.init(name: "scheduler") { client in
+                let le = el.enabled ? LeaderElectionConfig(name: "kube-scheduler", identity: el.identity, leaseDuration: el.leaseDuration,
+                                                           renewDeadline: el.renewDeadline, retryPeriod: el.retryPeriod) : nil
+                await SchedulerRunner.run(client: client, options: frozen, leaderElection: le, logger: log)
             })
         }
         try await ServerRunner.run(config, logger: logger)

@@ -31,6 +31,8 @@ struct ControllerIntegrationTests {
         let kubelet = FakeKubelet(client: client, namespace: "roll")
         await kubelet.start()
         defer { Task { await kubelet.stop() } }
+        let watch = try h.kubectlBackground("-n", "roll", "get", "events", "--watch")
+        defer { watch.stop() }
         try kubectl(h, "apply", "-f", "-", stdin: Self.deployment(image: "busybox:1.36"))
         let out = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s")
         #expect(out.contains("successfully rolled out"))
@@ -75,6 +77,11 @@ struct ControllerIntegrationTests {
         #expect(d.status?.conditions?.first { $0.type == "Progressing" }?.reason == "NewReplicaSetAvailable")
         #expect(d.status?.conditions?.first { $0.type == "Available" }?.status == "True")
 
+        // what `kubectl get events --watch` printed as it happened: the deployment's chain
+        #expect(watch.waitForOutput("Scaled down replica set web-", timeout: 10))
+        let watched = watch.output.string
+        #expect(watched.contains("ScalingReplicaSet") && watched.contains("deployment/web"))
+        #expect(watched.contains("SuccessfulCreate") && watched.contains("replicaset/web-"))
         let events = try kubectl(h, "-n", "roll", "get", "events", "--sort-by=.lastTimestamp")
         #expect(events.contains("ScalingReplicaSet"))
         #expect(events.range(of: #"Scaled up replica set web-[a-z0-9]+ from 0 to"#, options: .regularExpression) != nil)
@@ -245,13 +252,16 @@ struct ControllerIntegrationTests {
             spec: {containers: [{name: c, image: busybox, ports: [{name: http, containerPort: 8080}]}]}
             """
         try kubectl(h, "apply", "-f", "-", stdin: yaml)
-        // b has an IP but is not ready
-        var b = try await client.get(Pod.self, namespace: "ep", name: "b")
-        var st = PodStatus(phase: "Running")
-        st.podIP = "10.244.9.9"
-        st.conditions = [Condition(type: "Ready", status: "False")]
-        b.status = st
-        _ = try await client.updateStatus(b)
+        // b has an IP but is not ready (the scheduler may write its status too: retry conflicts)
+        #expect(await until(.seconds(10)) {
+            var b = try await client.get(Pod.self, namespace: "ep", name: "b")
+            var st = PodStatus(phase: "Running")
+            st.podIP = "10.244.9.9"
+            st.conditions = [Condition(type: "Ready", status: "False")]
+            b.status = st
+            _ = try await client.updateStatus(b)
+            return true
+        })
         #expect(await until {
             let ep = try await client.get(Endpoints.self, namespace: "ep", name: "web")
             return ep.subsets?.first?.addresses?.count == 1 && ep.subsets?.first?.notReadyAddresses?.first?.ip == "10.244.9.9"
@@ -318,7 +328,7 @@ struct ControllerIntegrationTests {
     }
 
     @Test func daemonSetRunsOnEveryEligibleNodeAndNamespacesGetDefaultServiceAccounts() async throws {
-        let h = try ServerHarness(name: "ctl-ds", extraArgs: ["--node-monitor-grace-period", "3600"])
+        let h = try ServerHarness(name: "ctl-ds", extraArgs: ["--node-monitor-grace-period", "1h"])
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
         for n in ["n1", "n2", "n3"] {

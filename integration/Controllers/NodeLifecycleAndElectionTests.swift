@@ -41,7 +41,7 @@ struct NodeLifecycleAndElectionTests {
     }
 
     @Test func silentNodeIsTaintedAndItsPodsEvicted() async throws {
-        let h = try ServerHarness(name: "ctl-node", extraArgs: ["--node-monitor-grace-period", "3"])
+        let h = try ServerHarness(name: "ctl-node", extraArgs: ["--node-monitor-grace-period", "6s"])
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
         try await Self.makeNode(client, "alive")
@@ -54,7 +54,7 @@ struct NodeLifecycleAndElectionTests {
             for _ in 0..<300 {
                 if Task.isCancelled { return }
                 try? await Self.renew(client, "alive")
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await Task.sleep(for: .milliseconds(300))
             }
         }
         defer { beat.cancel() }
@@ -98,8 +98,8 @@ struct NodeLifecycleAndElectionTests {
         defer { for p in managers.values { p.stop(SIGKILL) } }
         for id in ["cm-a", "cm-b"] {
             managers[id] = try BackgroundProcess(TestPaths.binary("swiftlet"), [
-                "controller-manager", "--server", h.baseURL, "--identity", id, "--leader-elect-lease-duration", "4",
-                "--leader-elect-renew-deadline", "3", "--leader-elect-retry-period", "0.5", "--log-level", "warning",
+                "controller-manager", "--server", h.baseURL, "--identity", id, "--leader-elect-lease-duration", "4s",
+                "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms", "--log-level", "warning",
             ])
         }
         var leader = ""
@@ -109,6 +109,11 @@ struct NodeLifecycleAndElectionTests {
         })
         try kubectl(h, "create", "deployment", "one", "--image=busybox", "--replicas=3")
         #expect(await until(.seconds(20)) { try await client.list(Pod.self, namespace: "default").items.count == 3 })
+        // events are written asynchronously: let the leader's SuccessfulCreate events land first
+        func createEvents() throws -> [String] {
+            try kubectl(h, "get", "events").components(separatedBy: "\n").filter { $0.contains("SuccessfulCreate") && $0.contains("replicaset/one-") }
+        }
+        #expect(await until(.seconds(10)) { try createEvents().count == 3 })
 
         let killedAt = ContinuousClock.now
         managers[leader]?.stop(SIGKILL)
@@ -129,8 +134,7 @@ struct NodeLifecycleAndElectionTests {
         #expect(try await client.list(ReplicaSet.self, namespace: "default").items.count == 2)
         let lease = try await client.get(Lease.self, namespace: "kube-system", name: "kube-controller-manager")
         #expect((lease.spec?.leaseTransitions ?? 0) >= 1)
-        let events = try kubectl(h, "get", "events")
-        let creates = events.components(separatedBy: "\n").filter { $0.contains("SuccessfulCreate") && $0.contains("replicaset/one-") }
+        let creates = try createEvents()
         #expect(creates.count == 3, "SuccessfulCreate events for one: \(creates)")
     }
 }

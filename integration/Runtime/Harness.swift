@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 @testable import Runtime
 
 let isRoot = getuid() == 0
@@ -22,7 +23,7 @@ final class Harness: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         runtime = try LinuxRuntime(config: Harness.config(root: root, cgroupRoot: cgroupRoot))
-        let tar = try await Harness.busyboxLayer(in: root)
+        let tar = try BusyboxImage.layer(in: root)
         _ = try await runtime.images.importLayers(ref: image, layerTars: [tar], cmd: ["sh"])
     }
 
@@ -36,27 +37,6 @@ final class Harness: @unchecked Sendable {
     /// A new runtime instance on the same state: what a restarted agent sees.
     func restart() throws {
         runtime = try LinuxRuntime(config: Harness.config(root: root, cgroupRoot: cgroupRoot))
-    }
-
-    /// tar of /bin/busybox with applet symlinks, /etc/passwd and /etc/group.
-    static func busyboxLayer(in dir: String) async throws -> String {
-        let fs = dir + "/layer"
-        for d in ["bin", "etc", "tmp", "root", "home/app"] {
-            try FileManager.default.createDirectory(atPath: fs + "/" + d, withIntermediateDirectories: true)
-        }
-        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: fs + "/bin/busybox")
-        for a in ["sh", "cat", "echo", "sleep", "hostname", "ls", "id", "mount", "httpd", "wget", "touch", "printf",
-                  "insmod", "adjtimex", "grep", "yes", "head", "seq", "true", "false", "ps", "umount", "env", "readlink"] {
-            try FileManager.default.createSymbolicLink(atPath: fs + "/bin/" + a, withDestinationPath: "busybox")
-        }
-        try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
-            .write(toFile: fs + "/etc/passwd", atomically: true, encoding: .utf8)
-        try "root:x:0:\napp:x:1000:\n".write(toFile: fs + "/etc/group", atomically: true, encoding: .utf8)
-        chmod(fs + "/tmp", 0o1777)
-        let tar = dir + "/busybox-layer.tar"
-        let r = try await Spawn.run("/usr/bin/tar", ["-c", "-f", tar, "-C", fs, "."])
-        guard r.status == 0 else { throw RuntimeError(.invalidArgument, "tar: \(String(decoding: r.stderr, as: UTF8.self))") }
-        return tar
     }
 
     func sandboxConfig(_ name: String, share: Bool = true) -> PodSandboxConfig {

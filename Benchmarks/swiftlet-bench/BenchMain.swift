@@ -22,7 +22,7 @@ func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet-bench", abstract: "swiftlet benchmarks, each beside a reference measured in the same run.",
-        subcommands: [APIServerBench.self])
+        subcommands: [APIServerBench.self, SchedulerBench.self, RuntimeBench.self])
 }
 
 struct Stats {
@@ -65,6 +65,11 @@ final class SendTimes: @unchecked Sendable {
 final class StatsBox: @unchecked Sendable {
     var stats = Stats()
     let lock = NSLock()
+    func reset() {
+        lock.lock()
+        stats = Stats()
+        lock.unlock()
+    }
     func record(ns: UInt64) {
         lock.lock()
         stats.record(ns: ns)
