@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
@@ -65,6 +66,8 @@ let package = Package(
                 "KubeAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +88,14 @@ let package = Package(
         .target(name: "DevicePlugins", swiftSettings: swiftSettings),
         .target(
             name: "NodeAgent",
-            dependencies: ["KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins"],
+            dependencies: [
+                "KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "ProxyNFT", dependencies: ["KubeAPI", "CMnl", "CNftnl"], exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -128,6 +138,7 @@ let package = Package(
         .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
+        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "PLEG", "Runtime", "CNI", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APIServerIntegrationTests",
@@ -145,6 +156,12 @@ let package = Package(
             name: "CNIIntegrationTests",
             dependencies: ["TestSupport", "CNI"],
             path: "integration/CNI",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeAgentIntegrationTests",
+            dependencies: ["TestSupport", "KubeAPI", "Runtime", "PLEG"],
+            path: "integration/NodeAgent",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,6 +8,10 @@ package actor LinuxRuntime: ContainerRuntime {
     package nonisolated let images: ImageStore
     private let cgroups: any CgroupManager
     private var sys: any Syscalls { config.syscalls }
+    /// Decoded records by id: a record does not change once the sandbox or container exists,
+    /// and listing N containers would otherwise decode N JSON files on every call.
+    private var sandboxRecords: [String: SandboxRecord] = [:]
+    private var containerRecords: [String: ContainerRecord] = [:]
 
     package init(config: RuntimeConfig) throws {
         self.config = config
@@ -22,16 +26,21 @@ package actor LinuxRuntime: ContainerRuntime {
     private func containerDir(_ id: String) -> String { config.root + "/containers/" + id }
 
     private func loadSandbox(_ id: String) throws -> SandboxRecord {
+        if let r = sandboxRecords[id] { return r }
         guard let d = FileManager.default.contents(atPath: sandboxDir(id) + "/sandbox.json"),
             let r = try? JSONDecoder().decode(SandboxRecord.self, from: d)
         else { throw RuntimeError(.notFound, "pod sandbox \(id) not found") }
+        // Cached only once complete (runPodSandbox writes the record twice).
+        if r.netnsPath != nil || r.config.hostNetwork { sandboxRecords[id] = r }
         return r
     }
 
     private func loadContainer(_ id: String) throws -> ContainerRecord {
+        if let r = containerRecords[id] { return r }
         guard let d = FileManager.default.contents(atPath: containerDir(id) + "/container.json"),
             let r = try? JSONDecoder().decode(ContainerRecord.self, from: d)
         else { throw RuntimeError(.notFound, "container \(id) not found") }
+        containerRecords[id] = r
         return r
     }
 
@@ -131,6 +140,7 @@ package actor LinuxRuntime: ContainerRuntime {
             let others = ids("sandboxes").filter { $0 != r.id }.compactMap { try? loadSandbox($0) }
             if !others.contains(where: { $0.podCgroup == r.podCgroup }) { try? cgroups.destroy(r.podCgroup) }
         }
+        sandboxRecords[r.id] = nil
         try? FileManager.default.removeItem(atPath: sandboxDir(r.id))
     }
 
@@ -412,6 +422,7 @@ package actor LinuxRuntime: ContainerRuntime {
         guard let r = try? loadContainer(id) else { return }
         try await stopContainer(id, timeout: 0)
         try cgroups.killAndDestroy(r.cgroup, syscalls: sys)
+        containerRecords[id] = nil
         try FileManager.default.removeItem(atPath: containerDir(id))
     }
 

@@ -56,6 +56,7 @@ public struct VolumeMount: Codable, Sendable, Hashable {
 
 public struct ExecAction: Codable, Sendable, Hashable {
     public var command: [String]?
+    public init(command: [String]?) { self.command = command }
 }
 
 public struct HTTPHeader: Codable, Sendable, Hashable {
@@ -74,6 +75,10 @@ public struct HTTPGetAction: Codable, Sendable, Hashable {
 public struct TCPSocketAction: Codable, Sendable, Hashable {
     public var port: IntOrString
     public var host: String?
+    public init(port: IntOrString, host: String? = nil) {
+        self.port = port
+        self.host = host
+    }
 }
 
 public struct GRPCAction: Codable, Sendable, Hashable {
@@ -93,6 +98,7 @@ public struct Probe: Codable, Sendable, Hashable {
     public var failureThreshold: Int32?
     public var terminationGracePeriodSeconds: Int64?
     public var unknownFields: UnknownFields?
+    public init() {}
 }
 
 public struct LifecycleHandler: Codable, Sendable, Hashable {
@@ -105,6 +111,10 @@ public struct LifecycleHandler: Codable, Sendable, Hashable {
 public struct Lifecycle: Codable, Sendable, Hashable {
     public var postStart: LifecycleHandler?
     public var preStop: LifecycleHandler?
+    public init(postStart: LifecycleHandler? = nil, preStop: LifecycleHandler? = nil) {
+        self.postStart = postStart
+        self.preStop = preStop
+    }
 }
 
 public struct Capabilities: Codable, Sendable, Hashable {
@@ -239,10 +249,15 @@ public struct PodSpec: Codable, Sendable, Hashable {
 public struct ContainerStateWaiting: Codable, Sendable, Hashable {
     public var reason: String?
     public var message: String?
+    public init(reason: String? = nil, message: String? = nil) {
+        self.reason = reason
+        self.message = message
+    }
 }
 
 public struct ContainerStateRunning: Codable, Sendable, Hashable {
     public var startedAt: String?
+    public init(startedAt: String? = nil) { self.startedAt = startedAt }
 }
 
 public struct ContainerStateTerminated: Codable, Sendable, Hashable {
@@ -259,6 +274,12 @@ public struct ContainerState: Codable, Sendable, Hashable {
     public var waiting: ContainerStateWaiting?
     public var running: ContainerStateRunning?
     public var terminated: ContainerStateTerminated?
+    public init(waiting: ContainerStateWaiting? = nil, running: ContainerStateRunning? = nil,
+                terminated: ContainerStateTerminated? = nil) {
+        self.waiting = waiting
+        self.running = running
+        self.terminated = terminated
+    }
 }
 
 public struct ContainerStatus: Codable, Sendable, Hashable {
@@ -276,6 +297,7 @@ public struct ContainerStatus: Codable, Sendable, Hashable {
 
 public struct PodIP: Codable, Sendable, Hashable {
     public var ip: String
+    public init(ip: String) { self.ip = ip }
 }
 
 public struct PodStatus: Codable, Sendable, Hashable {
@@ -577,6 +599,10 @@ public struct ServiceAccount: KubeObject, Hashable {
 public struct EventSource: Codable, Sendable, Hashable {
     public var component: String?
     public var host: String?
+    public init(component: String? = nil, host: String? = nil) {
+        self.component = component
+        self.host = host
+    }
 }
 
 /// core/v1 Event.

@@ -165,6 +165,10 @@ public struct APIHTTPResponder: HTTPResponder {
         }
         let name = parts.count > 1 ? parts[1] : nil
         let sub = parts.count > 2 ? parts[2] : nil
+        if let sub, let name, KubeletProxy.subresources.contains(sub), r.otherSubresources.contains(sub) {
+            return try await KubeletProxy(api: api).serve(request, r, namespace: namespace, name: name, sub: sub,
+                                                          rest: Array(parts.dropFirst(3)), query: request.uri.query)
+        }
         if parts.count > 3 { throw APIError.pathNotFound(path) }
         if r.namespaced, namespace == nil, name != nil {
             throw APIError.pathNotFound(path)

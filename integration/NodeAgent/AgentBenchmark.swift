@@ -1,0 +1,123 @@
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// The agent benchmark (not a test): 100 pods applied at once on one node until all are
+/// Running and Ready, creation-to-Running percentiles; then the agent's idle RSS and CPU with
+/// 10 pods. Runs only with SWIFTLET_BENCH=1 (a release build is best:
+/// `SWIFTLET_BIN_DIR=.build/release`). Prints its figures; asserts only that the pods ran.
+@Suite(.serialized, .enabled(if: AgentLab.available && ProcessInfo.processInfo.environment["SWIFTLET_BENCH"] == "1",
+                             "benchmark: set SWIFTLET_BENCH=1"))
+struct AgentBenchmark {
+    static func pods(_ n: Int, prefix: String) -> String {
+        (0..<n).map { i in
+            """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: \(prefix)-\(i)}
+            spec:
+              nodeName: node-a
+              terminationGracePeriodSeconds: 1
+              containers:
+              - name: app
+                image: \(AgentLab.image)
+                command: ["sleep", "3600"]
+            """
+        }.joined(separator: "\n---\n")
+    }
+
+    /// Follows `kubectl get pods -w` and timestamps each pod's first sighting and its first Ready.
+    final class Watcher: @unchecked Sendable {
+        var seen: [String: Date] = [:]
+        var ready: [String: Date] = [:]
+        var offset = 0
+        let proc: BackgroundProcess
+        init(_ lab: AgentLab) throws {
+            proc = try lab.kubectlBackground("get", "pods", "-w", "-o",
+                                             "jsonpath={.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}")
+        }
+        func poll() {
+            let text = proc.output.string
+            guard text.utf8.count > offset else { return }
+            let now = Date()
+            let new = String(decoding: Array(text.utf8)[offset...], as: UTF8.self)
+            guard let lastNL = new.lastIndex(of: "\n") else { return }
+            let complete = new[...lastNL]
+            offset += complete.utf8.count
+            for line in complete.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                guard let name = f.first.map(String.init) else { continue }
+                if seen[name] == nil { seen[name] = now }
+                if f.count > 1, f[1] == "True", ready[name] == nil { ready[name] = now }
+            }
+        }
+    }
+
+    static func percentile(_ xs: [Double], _ p: Double) -> Double {
+        let s = xs.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s[min(s.count - 1, Int((Double(s.count) * p).rounded(.up)) - 1)]
+    }
+
+    static func rssKiB(_ pid: Int32) -> Int {
+        let s = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        for line in s.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ")[1]) ?? 0
+        }
+        return 0
+    }
+
+    static func cpuTicks(_ pid: Int32) -> Int {
+        let s = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = s.lastIndex(of: ")") else { return 0 }
+        let f = s[s.index(after: close)...].split(separator: " ")
+        return (Int(f[11]) ?? 0) + (Int(f[12]) ?? 0)  // utime, stime
+    }
+
+    @Test func hundredPodsToRunningAndIdleCost() async throws {
+        try await AgentLab.with { lab in
+            try await lab.startAgent()
+            let n = 100
+            let w = try Watcher(lab)
+            defer { w.proc.stop(SIGKILL) }
+            try await Task.sleep(for: .milliseconds(500))
+            let t0 = Date()
+            try lab.kubectl("apply", "-f", "-", stdin: Self.pods(n, prefix: "bench"), timeout: 120).check()
+            let deadline = Date().addingTimeInterval(300)
+            while w.ready.count < n && Date() < deadline {
+                w.poll()
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let total = Date().timeIntervalSince(t0)
+            #expect(w.ready.count == n, "only \(w.ready.count) of \(n) pods became Ready")
+            let lat = w.ready.compactMap { name, r in w.seen[name].map { r.timeIntervalSince($0) * 1000 } }
+            print("""
+
+                swiftlet agent, \(n) pods applied at once on one node (kubectl apply → Ready as seen by kubectl get -w):
+                  all Ready after \(String(format: "%.1f", total)) s
+                  creation-to-Ready ms: p50 \(Int(Self.percentile(lat, 0.5)))  p90 \(Int(Self.percentile(lat, 0.9)))  p99 \(Int(Self.percentile(lat, 0.99)))  max \(Int(lat.max() ?? 0))
+                """)
+            try lab.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=300s", timeout: 320).check()
+
+            // Idle cost with 10 pods.
+            try lab.kubectl("apply", "-f", "-", stdin: Self.pods(10, prefix: "idle")).check()
+            #expect(await until(timeout: 60, interval: 0.5) {
+                (try? lab.kubectl("get", "pods", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}"))?.stdout
+                    .split(separator: " ").filter { $0 == "True" }.count == 10
+            })
+            let pid = try #require(lab.agent?.pid)
+            try await Task.sleep(for: .seconds(5))
+            let c0 = Self.cpuTicks(pid), s0 = Date()
+            try await Task.sleep(for: .seconds(30))
+            let ticks = Self.cpuTicks(pid) - c0
+            let secs = Date().timeIntervalSince(s0)
+            let cpu = Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK))) / secs * 100
+            print("""
+                  idle with 10 pods over \(Int(secs)) s: agent RSS \(Self.rssKiB(pid) / 1024) MiB, CPU \(String(format: "%.2f", cpu))% of one core
+                  (targets: p99 < 1000 ms, RSS < 40 MiB, CPU < 1%; podman reference: \(FileManager.default.isExecutableFile(atPath: "/usr/bin/podman") ? "not wired yet" : "podman not installed"))
+
+                """)
+        }
+    }
+}
