@@ -68,15 +68,7 @@ struct ControllerManagerCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        for c in controllers.split(separator: ",").map({ String($0.trimmingCharacters(in: .whitespaces)) }) {
-            let name = c.hasPrefix("-") ? String(c.dropFirst()) : c
-            if name != "*" && !ControllerManager.allControllers.contains(name) {
-                throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
-            }
-        }
-        guard let g = GoDuration.parse(nodeMonitorGracePeriod), g > .zero else {
-            throw ValidationError("invalid value \"\(nodeMonitorGracePeriod)\" for --node-monitor-grace-period: expected a duration such as 40s")
-        }
+        try validateControllerFlags(controllers: controllers, nodeMonitorGracePeriod: nodeMonitorGracePeriod)
     }
 
     func run() async throws {
@@ -117,5 +109,19 @@ func runUntilSignal(_ body: @escaping @Sendable () async -> Void) async {
         g.addTask { for await _ in signals { return } }
         await g.next()
         g.cancelAll()
+    }
+}
+
+/// The checks `controller-manager` and `server` share for `--controllers` and
+/// `--node-monitor-grace-period`.
+func validateControllerFlags(controllers: String, nodeMonitorGracePeriod: String) throws {
+    for c in controllers.split(separator: ",").map({ String($0.trimmingCharacters(in: .whitespaces)) }) {
+        let name = c.hasPrefix("-") ? String(c.dropFirst()) : c
+        if name != "*" && !ControllerManager.allControllers.contains(name) {
+            throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
+        }
+    }
+    guard let g = GoDuration.parse(nodeMonitorGracePeriod), g > .zero else {
+        throw ValidationError("invalid value \"\(nodeMonitorGracePeriod)\" for --node-monitor-grace-period: expected a duration such as 40s")
     }
 }

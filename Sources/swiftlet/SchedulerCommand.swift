@@ -16,26 +16,11 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "API server URL, e.g. http://127.0.0.1:6443.")
     var server: String
 
-    @Option(name: .customLong("leader-elect"), help: "Compete for the lease so only one instance schedules (true|false).")
-    var leaderElect: Bool = true
-
-    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease holder is trusted without renewing (Go duration).")
-    var leaseDuration: String = "15s"
-
-    @Option(name: .customLong("leader-elect-renew-deadline"), help: "How long the leader keeps trying to renew before it stops (Go duration).")
-    var renewDeadline: String = "10s"
-
-    @Option(name: .customLong("leader-elect-retry-period"), help: "How often candidates try to acquire or renew (Go duration).")
-    var retryPeriod: String = "2s"
-
     @Option(name: [.customLong("lease-name"), .customLong("leader-elect-resource-name")], help: "Name of the Lease.")
     var leaseName: String = "kube-scheduler"
 
     @Option(name: .customLong("leader-elect-resource-namespace"), help: "Namespace of the Lease.")
     var leaseNamespace: String = "kube-system"
-
-    @Option(help: "This instance's identity in the Lease (default: hostname_<uuid>).")
-    var identity: String?
 
     @Option(help: "Scheduler name: pods with this spec.schedulerName (or none) are scheduled.")
     var schedulerName: String = "default-scheduler"
@@ -46,31 +31,25 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    func validate() throws {
-        for (flag, v) in [("--leader-elect-lease-duration", leaseDuration), ("--leader-elect-renew-deadline", renewDeadline),
-                          ("--leader-elect-retry-period", retryPeriod)]
-        {
-            if GoDuration.parse(v) == nil { throw ValidationError("invalid value \"\(v)\" for \(flag): expected a duration such as 15s") }
-        }
-    }
+    @OptionGroup var election: LeaderElectionFlags
 
     func run() async throws {
         var logger = Logger(label: "swiftlet.scheduler")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let client = SchedulerRunner.makeClient(server: server)
-        let id = identity ?? "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
+        let el = election.options
+        let id = el.identity
         var options = SchedulerOptions()
         options.schedulerName = schedulerName
         options.percentageOfNodesToScore = percentageOfNodesToScore
         options.identity = id
         options.logger = logger
         var le: LeaderElectionConfig? = nil
-        if leaderElect {
-            le = LeaderElectionConfig(namespace: leaseNamespace, name: leaseName, identity: id,
-                                      leaseDuration: GoDuration.parse(leaseDuration)!, renewDeadline: GoDuration.parse(renewDeadline)!,
-                                      retryPeriod: GoDuration.parse(retryPeriod)!)
+        if el.enabled {
+            le = LeaderElectionConfig(namespace: leaseNamespace, name: leaseName, identity: id, leaseDuration: el.leaseDuration,
+                                      renewDeadline: el.renewDeadline, retryPeriod: el.retryPeriod)
         }
-        logger.info("swiftlet scheduler \(id) against \(server), leader election \(leaderElect ? "on" : "off")")
+        logger.info("swiftlet scheduler \(id) against \(server), leader election \(el.enabled ? "on" : "off")")
         let service = SchedulerService(client: client, options: options, leaderElection: le, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {

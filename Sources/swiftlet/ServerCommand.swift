@@ -39,15 +39,7 @@ struct ServerCommand: AsyncParsableCommand {
     @OptionGroup var election: LeaderElectionFlags
 
     func validate() throws {
-        for c in controllers.split(separator: ",").map({ String($0.trimmingCharacters(in: .whitespaces)) }) {
-            let name = c.hasPrefix("-") ? String(c.dropFirst()) : c
-            if name != "*" && !ControllerManager.allControllers.contains(name) {
-                throw ValidationError("unknown controller \"\(name)\" in --controllers (known: \(ControllerManager.allControllers.joined(separator: ", ")))")
-            }
-        }
-        guard let g = GoDuration.parse(nodeMonitorGracePeriod), g > .zero else {
-            throw ValidationError("invalid value \"\(nodeMonitorGracePeriod)\" for --node-monitor-grace-period: expected a duration such as 40s")
-        }
+        try validateControllerFlags(controllers: controllers, nodeMonitorGracePeriod: nodeMonitorGracePeriod)
     }
 
     func run() async throws {
