@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is needed, builds swiftlet and runs the control plane
-# (API server on 127.0.0.1 with embedded SQLite), then shows kubectl using it.
+# (API server on 127.0.0.1 with embedded SQLite, scheduler and controllers in-process),
+# then shows kubectl using it. There is no node yet, so the demo's pods stay Pending with
+# the scheduler's FailedScheduling event.
 #
 #   scripts/run.sh          start (or reuse) the server and run the demo
 #   scripts/run.sh stop     stop the server and remove its state
@@ -45,7 +47,9 @@ fi
 echo "run: demo — applying a Namespace, Deployment, Service and ConfigMap"
 "$KUBECTL" apply -f examples/demo.yaml
 "$KUBECTL" apply -f examples/demo.yaml
-"$KUBECTL" get deploy,svc,cm -n demo -o wide
+sleep 2  # the controllers create the ReplicaSet and its pods
+"$KUBECTL" get deploy,rs,pods,svc,endpoints,cm -n demo -o wide
+"$KUBECTL" get events -n demo
 "$KUBECTL" get ns
 cat <<EOT
 
