@@ -24,12 +24,14 @@ enum Spawn {
         }
         let pid = p.processIdentifier
         let fired = TimeoutFlag()
-        let timer: Task<Void, Never>? = timeout > 0 ? Task {
-            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
-            if Task.isCancelled { return }
+        // A dispatch timer, not a Task: the deadline must hold even when the cooperative pool
+        // is busy (a starved pool let an exec run 30 s past its 1 s timeout).
+        let timer: DispatchWorkItem? = timeout > 0 ? DispatchWorkItem {
             fired.set()
             Glibc.kill(pid, SIGTERM)
         } : nil
+        if let timer { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer) }
+        nonisolated(unsafe) let cancelTimer = timer  // DispatchWorkItem.cancel is thread-safe
         return await withCheckedContinuation { cont in
             DispatchQueue.global().async {
                 let group = DispatchGroup()
@@ -42,7 +44,7 @@ enum Spawn {
                 let o = out.fileHandleForReading.readDataToEndOfFile()
                 group.wait()
                 p.waitUntilExit()
-                timer?.cancel()
+                cancelTimer?.cancel()
                 cont.resume(returning: Output(status: p.terminationStatus, stdout: o, stderr: errBox.data,
                                               timedOut: fired.isSet))
             }
