@@ -12,9 +12,18 @@ struct NodeLifecycleAndElectionTests {
         ready.lastHeartbeatTime = KubeTime.now()
         ready.lastTransitionTime = KubeTime.now()
         st.conditions = [ready]
-        var n = try await client.create(Node(metadata: ObjectMeta(name: name)))
-        n.status = st
-        _ = try await client.updateStatus(n)
+        _ = try await client.create(Node(metadata: ObjectMeta(name: name)))
+        // the controllers may write the new node too: re-read and retry on conflict
+        for attempt in 0..<10 {
+            var n = try await client.get(Node.self, name: name)
+            n.status = st
+            do {
+                _ = try await client.updateStatus(n)
+                break
+            } catch let e as Status where e.code == 409 && attempt < 9 {
+                continue
+            }
+        }
         try await renew(client, name)
     }
 
@@ -125,7 +134,8 @@ struct NodeLifecycleAndElectionTests {
             (try await client.get(Lease.self, namespace: "kube-system", name: "kube-controller-manager")).spec?.holderIdentity == survivor
         })
         let takeover = ContinuousClock.now - killedAt
-        #expect(takeover < .seconds(4 + 2), "took \(takeover) to take over a 4 s lease")
+        // lease duration + a retry period + polling, with slack for a loaded machine
+        #expect(takeover < .seconds(4 + 3), "took \(takeover) to take over a 4 s lease")
         #expect(await until(.seconds(20)) { try await client.list(Pod.self, namespace: "default").items.count == 5 })
         try await Task.sleep(for: .seconds(2))
         // nothing was created twice: exactly the replicas, one ReplicaSet per deployment
