@@ -50,7 +50,7 @@ struct NodeLifecycleAndElectionTests {
     }
 
     @Test func silentNodeIsTaintedAndItsPodsEvicted() async throws {
-        let h = try ServerHarness(name: "ctl-node", extraArgs: ["--node-monitor-grace-period", "6s"])
+        let h = try ServerHarness(name: "ctl-node", extraArgs: ["--node-monitor-grace-period", "15s"])
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
         try await Self.makeNode(client, "alive")
@@ -68,7 +68,7 @@ struct NodeLifecycleAndElectionTests {
             done
             """])
         defer { beat.stop(SIGKILL) }
-        #expect(await until(.seconds(30)) {
+        #expect(await until(.seconds(60)) {
             let n = try await client.get(Node.self, name: "silent")
             let taints = Set((n.spec?.taints ?? []).map { "\($0.key):\($0.effect)" })
             return taints == ["node.kubernetes.io/unreachable:NoSchedule", "node.kubernetes.io/unreachable:NoExecute"]
