@@ -5,6 +5,13 @@ public enum InformerEvent<T: KubeObject>: Sendable {
     case added(T)
     case updated(old: T, new: T)
     case deleted(T)
+
+    /// The object the event is about: its new state for an update.
+    public var object: T {
+        switch self {
+        case .added(let o), .deleted(let o), .updated(_, let o): return o
+        }
+    }
 }
 
 /// Lists, then watches from the list's resourceVersion; when a watch ends it resumes from the

@@ -50,12 +50,24 @@ public final class SharedInformers: @unchecked Sendable {
     }
 }
 
-/// A controller: registers its informer handlers in `init`, then `run` works its queue.
-public protocol Controller: Sendable {
+/// A controller: registers its informer handlers, then `run` works its queue of
+/// `namespace/name` keys with `sync`.
+protocol Controller: Sendable {
     static var name: String { get }
+    var ctx: ControllerContext { get }
+    var queue: WorkQueue<String> { get }
     /// Adds the informer handlers; called before the informers start.
     func register() async
+    func sync(_ key: String) async throws
     func run(workers: Int) async
+}
+
+extension Controller {
+    func run(workers: Int) async {
+        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
+            try await self.sync(key)
+        }
+    }
 }
 
 public struct ControllerManagerOptions: Sendable {
@@ -203,6 +215,12 @@ func runWorkers(_ queue: WorkQueue<String>, workers: Int, name: String, logger: 
 
 /// `namespace/name`, the work queue key of a namespaced object.
 func queueKey<T: KubeObject>(_ o: T) -> String { (o.metadata.namespace ?? "") + "/" + o.name }
+
+/// The queue key of the `kind` object that controls `p`, if one does.
+func controllerKey(of p: Pod, kind: String) -> String? {
+    guard let ref = p.metadata.controllerRef, ref.kind == kind else { return nil }
+    return (p.metadata.namespace ?? "") + "/" + ref.name
+}
 
 func splitKey(_ key: String) -> (namespace: String, name: String) {
     guard let i = key.firstIndex(of: "/") else { return ("", key) }

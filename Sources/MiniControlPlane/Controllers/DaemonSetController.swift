@@ -24,7 +24,7 @@ public struct DaemonSetController: Controller {
         nodes = ctx.informers.informer(Node.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue, sets = self.sets
         await sets.addHandler { e in
             switch e {
@@ -32,21 +32,10 @@ public struct DaemonSetController: Controller {
             }
         }
         await pods.addHandler { e in
-            let p: Pod
-            switch e {
-            case .added(let x), .deleted(let x): p = x
-            case .updated(_, let x): p = x
-            }
-            if let ref = p.metadata.controllerRef, ref.kind == "DaemonSet" { await queue.add((p.metadata.namespace ?? "") + "/" + ref.name) }
+            if let k = controllerKey(of: e.object, kind: "DaemonSet") { await queue.add(k) }
         }
         await nodes.addHandler { _ in
             for s in await sets.items() { await queue.add(queueKey(s)) }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
         }
     }
 

@@ -29,7 +29,7 @@ public struct DeploymentController: Controller {
         pods = ctx.informers.informer(Pod.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue, deployments = self.deployments, sets = self.sets
         await deployments.addHandler { e in
             switch e {
@@ -60,12 +60,6 @@ public struct DeploymentController: Controller {
                   let rs = await sets.get(namespace: p.metadata.namespace, name: ref.name),
                   let dref = rs.metadata.controllerRef, dref.kind == "Deployment" else { return }
             await queue.add((p.metadata.namespace ?? "") + "/" + dref.name)
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
         }
     }
 

@@ -97,14 +97,8 @@ public struct EndpointsController: Controller {
         endpoints = ctx.informers.informer(Endpoints.self)
     }
 
-    public func register() async {
+    func register() async {
         await registerServiceQueue(services: services, pods: pods, queue: queue)
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
-        }
     }
 
     static func subsets(service: Service, pods: [Pod]) -> [EndpointSubset] {
@@ -183,7 +177,7 @@ public struct EndpointSliceController: Controller {
         slices = ctx.informers.informer(EndpointSlice.self)
     }
 
-    public func register() async {
+    func register() async {
         await registerServiceQueue(services: services, pods: pods, queue: queue)
         let queue = self.queue
         await slices.addHandler { e in
@@ -196,12 +190,6 @@ public struct EndpointSliceController: Controller {
                     await queue.add((s.metadata.namespace ?? "") + "/" + svc)
                 }
             }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
         }
     }
 

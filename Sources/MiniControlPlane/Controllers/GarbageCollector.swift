@@ -25,7 +25,7 @@ public struct GarbageCollector: Controller {
         ]
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue, kinds = self.kinds
         for k in kinds {
             let kind = k.kind
@@ -41,12 +41,6 @@ public struct GarbageCollector: Controller {
                     }
                 }
             }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
         }
     }
 

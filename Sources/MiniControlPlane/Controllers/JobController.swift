@@ -21,7 +21,7 @@ public struct JobController: Controller {
         pods = ctx.informers.informer(Pod.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue, expectations = self.expectations
         await jobs.addHandler { e in
             switch e {
@@ -30,21 +30,9 @@ public struct JobController: Controller {
             }
         }
         await pods.addHandler { e in
-            let p: Pod
-            switch e {
-            case .added(let x):
-                p = x
-                if let ref = x.metadata.controllerRef, ref.kind == "Job" { await expectations.creationObserved((x.metadata.namespace ?? "") + "/" + ref.name) }
-            case .deleted(let x): p = x
-            case .updated(_, let x): p = x
-            }
-            if let ref = p.metadata.controllerRef, ref.kind == "Job" { await queue.add((p.metadata.namespace ?? "") + "/" + ref.name) }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
+            guard let k = controllerKey(of: e.object, kind: "Job") else { return }
+            if case .added = e { await expectations.creationObserved(k) }
+            await queue.add(k)
         }
     }
 

@@ -30,7 +30,7 @@ public struct NodeLifecycleController: Controller {
         pods = ctx.informers.informer(Pod.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue
         await nodes.addHandler { e in
             switch e {
@@ -44,7 +44,7 @@ public struct NodeLifecycleController: Controller {
         }
     }
 
-    public func run(workers: Int) async {
+    func run(workers: Int) async {
         let period = ctx.options.nodeMonitorPeriod
         let monitor = Task {
             while !Task.isCancelled {

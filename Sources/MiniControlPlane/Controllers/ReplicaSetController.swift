@@ -23,7 +23,7 @@ public struct ReplicaSetController: Controller {
         pods = ctx.informers.informer(Pod.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue, expectations = self.expectations, sets = self.sets
         await sets.addHandler { e in
             switch e {
@@ -78,12 +78,6 @@ public struct ReplicaSetController: Controller {
                 await expectations.deletionObserved(k, pod: podKey(p))
                 await queue.add(k)
             }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
         }
     }
 

@@ -16,7 +16,7 @@ public struct ServiceAccountController: Controller {
         accounts = ctx.informers.informer(ServiceAccount.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue
         await namespaces.addHandler { e in
             if case .added(let n) = e { await queue.add(n.name) }
@@ -24,12 +24,6 @@ public struct ServiceAccountController: Controller {
         }
         await accounts.addHandler { e in
             if case .deleted(let sa) = e, sa.name == "default" { await queue.add(sa.metadata.namespace ?? "") }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
         }
     }
 

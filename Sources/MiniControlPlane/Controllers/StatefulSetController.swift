@@ -25,7 +25,7 @@ public struct StatefulSetController: Controller {
         revisions = ctx.informers.informer(ControllerRevision.self)
     }
 
-    public func register() async {
+    func register() async {
         let queue = self.queue
         await sets.addHandler { e in
             switch e {
@@ -33,20 +33,7 @@ public struct StatefulSetController: Controller {
             }
         }
         await pods.addHandler { e in
-            let p: Pod
-            switch e {
-            case .added(let x), .deleted(let x): p = x
-            case .updated(_, let x): p = x
-            }
-            if let ref = p.metadata.controllerRef, ref.kind == "StatefulSet" {
-                await queue.add((p.metadata.namespace ?? "") + "/" + ref.name)
-            }
-        }
-    }
-
-    public func run(workers: Int) async {
-        await runWorkers(queue, workers: workers, name: Self.name, logger: ctx.logger) { key in
-            try await self.sync(key)
+            if let k = controllerKey(of: e.object, kind: "StatefulSet") { await queue.add(k) }
         }
     }
 
