@@ -18,6 +18,37 @@ import NIOHTTP1
 /// Prints a line at once (stdout may be a file or a pipe).
 func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 
+/// A `swiftlet server` started for one benchmark on 127.0.0.1:`port`, measuring the API path
+/// alone (its in-process scheduler and controllers off); stopped by pid.
+final class BenchServer {
+    let process = Process()
+    let baseURL: String
+
+    init(exe: String, dataDir: String, port: Int) throws {
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = ["server", "--data-dir", dataDir, "--port", String(port), "--log-level", "error",
+                             "--disable-controller-manager", "--disable-scheduler"]
+        try process.run()
+        baseURL = "http://127.0.0.1:\(port)"
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Polls `url` until it answers 200 (bounded: `attempts` × 50 ms).
+func waitReady(_ http: HTTPClient, _ url: String, attempts: Int = 400) async throws {
+    for _ in 0..<attempts {
+        if let r = try? await http.execute(HTTPClientRequest(url: url), timeout: .seconds(1)), r.status == .ok { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw CleanExit.message("\(url) did not become ready")
+}
+
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -134,16 +165,12 @@ struct APIServerBench: AsyncParsableCommand {
 
         // swiftlet
         let port = 20000 + Int(getpid() % 10000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: exe)
-        server.arguments = ["server", "--data-dir", dir.appendingPathComponent("swiftlet").path, "--port", String(port), "--log-level", "error",
-                            "--disable-controller-manager", "--disable-scheduler"]
-        try server.run()
-        defer { if server.isRunning { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() } }
-        let base = "http://127.0.0.1:\(port)"
+        let server = try BenchServer(exe: exe, dataDir: dir.appendingPathComponent("swiftlet").path, port: port)
+        defer { server.stop() }
+        let base = server.baseURL
         try await waitReady(http, base + "/healthz")
         _ = try await send(http, .POST, base + "/api/v1/namespaces", JSONWriter.bytes(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]]))
-        let sw = try await workload(http: http, name: "swiftlet", serverPid: server.processIdentifier, watch: { times, box, count in
+        let sw = try await workload(http: http, name: "swiftlet", serverPid: server.process.processIdentifier, watch: { times, box, count in
             try await self.watchSwiftlet(http, base, times: times, box: box, count: count)
         }, create: { i in
             _ = try await send(http, .POST, base + "/api/v1/namespaces/bench/pods", podJSON(i, label: "a"))
@@ -248,13 +275,6 @@ struct APIServerBench: AsyncParsableCommand {
         return (c, u, w)
     }
 
-    func waitReady(_ http: HTTPClient, _ url: String) async throws {
-        for _ in 0..<200 {
-            if let r = try? await http.execute(HTTPClientRequest(url: url), timeout: .seconds(1)), r.status == .ok { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw CleanExit.message("\(url) did not become ready")
-    }
 
     func send(_ http: HTTPClient, _ method: HTTPMethod, _ url: String, _ body: [UInt8], contentType: String = "application/json")
         async throws -> [UInt8]

@@ -56,18 +56,14 @@ struct SchedulerBench: AsyncParsableCommand {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-sched-bench-\(getpid())-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = 21000 + Int(getpid() % 5000) + Int.random(in: 0..<2000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: exe)
-        server.arguments = ["server", "--data-dir", dir.appendingPathComponent("data").path, "--port", String(port), "--log-level", "error",
-                            "--disable-scheduler", "--disable-controller-manager"]
-        try server.run()
-        defer { if server.isRunning { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() } }
-        let baseURL = "http://127.0.0.1:\(port)"
+        let server = try BenchServer(exe: exe, dataDir: dir.appendingPathComponent("data").path,
+                                     port: 21000 + Int(getpid() % 5000) + Int.random(in: 0..<2000))
+        defer { server.stop() }
+        let baseURL = server.baseURL
         let http = HTTPClient(eventLoopGroupProvider: .singleton,
                               configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: parallelism + concurrency + 16)))
         defer { _ = http.shutdown() }
-        try await ready(http, baseURL + "/healthz")
+        try await waitReady(http, baseURL + "/healthz")
         try await post(http, baseURL + "/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]])
 
         // fake nodes
@@ -162,13 +158,6 @@ struct SchedulerBench: AsyncParsableCommand {
                                   "resources": ["requests": ["cpu": "100m", "memory": "128Mi"]]]]]]
     }
 
-    func ready(_ http: HTTPClient, _ url: String) async throws {
-        for _ in 0..<400 {
-            if let r = try? await http.execute(HTTPClientRequest(url: url), timeout: .seconds(1)), r.status == .ok { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw CleanExit.message("\(url) did not become ready")
-    }
 }
 
 @Sendable func post(_ http: HTTPClient, _ url: String, _ body: JSONValue) async throws {
