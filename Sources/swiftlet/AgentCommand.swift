@@ -2,6 +2,7 @@ import ArgumentParser
 import KubeAPI
 import Logging
 import NodeAgent
+import ProxyNFT
 import ServiceLifecycle
 
 /// `swiftlet agent`: the node agent (kubelet) registered against a server.
@@ -37,6 +38,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds between checks of container log sizes.")
     var containerLogMonitorInterval: Int = 10
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Flag(help: "Do not run the service proxy in this process.") var disableProxy = false
+    @OptionGroup var proxy: ProxyFlags
 
     static func taints(_ s: String?) throws -> [Taint] {
         guard let s, !s.isEmpty else { return [] }
@@ -81,9 +84,22 @@ struct AgentCommand: AsyncParsableCommand {
         c.containerLogMaxSize = UInt64(max(containerLogMaxSize, 1024))
         c.containerLogMaxFiles = max(containerLogMaxFiles, 2)
         c.containerLogMonitorInterval = .seconds(max(containerLogMonitorInterval, 1))
-        let agent = NodeAgent(config: c, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: NodeAgent(config: c, logger: logger))]
+        if !disableProxy {
+            var plog = Logger(label: "swiftlet.proxy")
+            plog.logLevel = logger.logLevel
+            services.append(.init(service: ProxyLifecycle(proxy: try proxy.makeProxy(client: APIClient(baseURL: server), nodeName: nodeName,
+                                                                                     logger: plog))))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+/// The service proxy as a service of the agent's group: it stops on graceful shutdown.
+struct ProxyLifecycle: ServiceLifecycle.Service {
+    let proxy: ServiceProxy
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await proxy.run() }
     }
 }

@@ -9,7 +9,7 @@ struct Crictl: AsyncParsableCommand {
         abstract: "Debug the node's container runtime, crictl style.",
         subcommands: [
             RunP.self, Create.self, Start.self, Ps.self, Pods.self, Exec.self, Logs.self, Stop.self, Rm.self,
-            StopP.self, RmP.self, Inspect.self, Images.self, Pull.self, Load.self,
+            StopP.self, RmP.self, Inspect.self, Images.self, Pull.self, Load.self, Import.self,
         ]
     )
 
@@ -124,10 +124,15 @@ struct Crictl: AsyncParsableCommand {
     struct RmP: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rmp", abstract: "Remove pod sandboxes.")
         @OptionGroup var options: Options
-        @Argument var ids: [String]
+        @Flag(name: .shortAndLong, help: "Remove all pod sandboxes (stopping them first).") var all = false
+        @Argument var ids: [String] = []
+        func validate() throws {
+            if all == !ids.isEmpty { throw ValidationError("give sandbox IDs or --all, not both or neither") }
+        }
         func run() async throws {
             let rt = try options.runtime()
-            for id in ids {
+            for id in all ? try await rt.listPodSandbox().map(\.id) : ids {
+                if all { try await rt.stopPodSandbox(id) }
                 try await rt.removePodSandbox(id)
                 print("Removed sandbox \(id)")
             }
@@ -243,6 +248,20 @@ struct Crictl: AsyncParsableCommand {
             } else {
                 for i in try await store.importDockerArchive(path) { print("Loaded image: \(i.repoTags.joined(separator: ", "))") }
             }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an image from a root filesystem tarball, as `docker import` does.")
+        @OptionGroup var options: Options
+        @Option(help: "Reference of the new image, e.g. localhost/busybox:demo.") var name: String
+        @Option(help: "Default command of the image (repeat for each argument).") var cmd: [String] = ["sh"]
+        @Argument(help: "A tar of the root filesystem.") var tarball: String
+        func run() async throws {
+            guard FileManager.default.isReadableFile(atPath: tarball) else { throw ValidationError("cannot read \(tarball)") }
+            let info = try await options.runtime().images.importLayers(ref: name, layerTars: [tarball], cmd: cmd)
+            print("Imported image: \(info.repoTags.joined(separator: ", "))")
         }
     }
 }

@@ -9,6 +9,17 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Run the control plane: API server (embedded SQLite) and, in-process, the scheduler and the controller manager.")
 
+    @OptionGroup var flags: ServerFlags
+
+    func run() async throws {
+        var logger = Logger(label: "swiftlet.server")
+        logger.logLevel = Logger.Level(rawValue: flags.logLevel) ?? .info
+        try await ServerRunner.run(flags.runnerConfig(logger: logger), logger: logger)
+    }
+}
+
+/// The control plane's flags, shared by `server` and `up`.
+struct ServerFlags: ParsableArguments {
     @Option(help: "Directory for the state database.")
     var dataDir: String = "/var/lib/swiftlet/server"
 
@@ -42,9 +53,8 @@ struct ServerCommand: AsyncParsableCommand {
         try validateControllerFlags(controllers: controllers, nodeMonitorGracePeriod: nodeMonitorGracePeriod)
     }
 
-    func run() async throws {
-        var logger = Logger(label: "swiftlet.server")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+    /// The server with the in-process scheduler and controller manager these flags ask for.
+    func runnerConfig(logger: Logger) -> ServerRunner.Config {
         var config = ServerRunner.Config(dataDir: dataDir)
         config.bindAddress = bindAddress
         config.port = port
@@ -77,7 +87,7 @@ struct ServerCommand: AsyncParsableCommand {
                 await SchedulerRunner.run(client: client, options: frozen, leaderElection: le, logger: log)
             })
         }
-        try await ServerRunner.run(config, logger: logger)
+        return config
     }
 }
 

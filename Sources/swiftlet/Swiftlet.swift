@@ -6,6 +6,6 @@ struct Swiftlet: AsyncParsableCommand {
         commandName: "swiftlet",
         abstract: "A Kubernetes node agent and compact control plane.",
         version: "0.1.0",
-        subcommands: [ServerCommand.self, ControllerManagerCommand.self, SchedulerCommand.self, AgentCommand.self, Crictl.self]
+        subcommands: [UpCommand.self, ServerCommand.self, ControllerManagerCommand.self, SchedulerCommand.self, AgentCommand.self, ProxyCommand.self, Crictl.self]
     )
 }
