@@ -77,7 +77,8 @@ struct ContainerTests {
     @Test func cgroupLimitsAreWrittenAndOOMKills() async throws {
         try await withHarness { h in
             let sb = try await h.runtime.runPodSandbox(h.sandboxConfig("cg"))
-            var c = h.container("hog", "sleep 0.3; a=$(yes | head -c 200000000); echo survived")
+            // long enough for the checks below to see it alive on a loaded machine, then it eats memory
+            var c = h.container("hog", "sleep 3; a=$(yes | head -c 200000000); echo survived")
             c.resources = LinuxResources(cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000,
                                          memoryLimitBytes: 32 << 20, pidsLimit: 64)
             let id = try await h.runtime.createContainer(sandboxID: sb, c)
