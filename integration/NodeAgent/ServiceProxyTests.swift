@@ -154,4 +154,35 @@ struct ServiceProxyTests {
             #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == solo.first, "hairpin: \(r.stdout) \(r.stderr)")
         }
     }
+
+    @Test func standaloneProxyAndCleanupRemovesOnlyItsTable() async throws {
+        try await AgentLab.with { lab in
+            try lab.lab.run(in: lab.node, ["/usr/sbin/ip", "route", "add", "default", "dev", "lab0"]).check()
+            try await lab.startAgent(extra: ["--disable-proxy"])
+            // Someone else's table in the node's namespace, which the proxy must never touch.
+            try lab.lab.run(in: lab.node, ["/usr/sbin/nft", "add table inet bystander"]).check()
+            try lab.lab.run(in: lab.node, ["/usr/sbin/nft", "add chain inet bystander c { type filter hook input priority 0 ; }"]).check()
+            try lab.apply(Self.deployment("one", replicas: 1))
+            try lab.apply(Self.service("one", selector: "app: one"))
+            #expect(await until(timeout: 90, interval: 0.5) { Self.readyEndpoints(lab, "one") == 1 })
+            let ip = try lab.kubectl("get", "svc", "one", "-o", "jsonpath={.spec.clusterIP}").check().stdout
+            let tables = { (try? lab.lab.run(in: lab.node, ["/usr/sbin/nft", "list", "tables"]))?.stdout ?? "" }
+            #expect(!tables().contains("swiftlet-proxy"), "--disable-proxy: the agent programs nothing")
+
+            let proxy = try lab.lab.spawn(in: lab.node, [TestPaths.binary("swiftlet"), "proxy", "--server", "http://127.0.0.1:\(lab.port)",
+                                                          "--node-name", "node-a", "--cluster-cidr", "10.244.0.0/16"])
+            let pod = Self.pods(lab, "one").first ?? "?"
+            #expect(await until(timeout: 30, interval: 0.3) { Self.ask(lab, ip) == pod }, "\(proxy.output.string.suffix(3000))")
+            proxy.stop(SIGTERM)
+
+            let r = try lab.lab.run(in: lab.node, [TestPaths.binary("swiftlet"), "proxy", "--cleanup"]).check()
+            #expect(r.stdout.contains("removed nftables table ip swiftlet-proxy"))
+            #expect(!tables().contains("swiftlet-proxy") && tables().contains("table inet bystander"), "\(tables())")
+            #expect(Self.ask(lab, ip) == nil, "no proxy rules, no answer from the ClusterIP")
+            // Twice is fine: nothing to remove is not an error.
+            try lab.lab.run(in: lab.node, [TestPaths.binary("swiftlet"), "proxy", "--cleanup"]).check()
+            let bad = try lab.lab.run(in: lab.node, [TestPaths.binary("swiftlet"), "proxy", "--node-name", "x"])
+            #expect(!bad.ok && bad.stderr.contains("--server is required"), "\(bad.stderr)")
+        }
+    }
 }
