@@ -98,8 +98,17 @@ struct ServiceProxyTests {
             let seen = await Self.collect(backends) { Self.ask(lab, ip) }
             #expect(seen == backends, "answers from \(seen), backends \(backends)")
 
-            // From a pod: the same through its own network namespace (the bridge, then DNAT).
-            let pod = backends.sorted()[0]
+            // From a client pod: the same through its own network namespace (the bridge, then DNAT).
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: client}
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers: [{name: c, image: \(AgentLab.image), command: ["sleep", "3600"]}]
+                """)
+            #expect(await lab.waitReady("client"), "\(lab.diagnostics("client"))")
+            let pod = "client"
             let fromPod = await Self.collect(backends) {
                 (try? lab.kubectl("exec", pod, "--", "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 \(ip) 80 | tail -n 1"))?
                     .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
