@@ -187,6 +187,43 @@ struct KubectlScenarioTests {
         #expect(try h.kubectl("get", "deploy", "web", "-n", "demo").stderr.contains("not found"))
     }
 
+    @Test func podPriorityComesFromItsPriorityClass() throws {
+        let h = try ServerHarness(name: "priority")
+        let classes = try h.kubectl("get", "priorityclasses", "-o", "custom-columns=NAME:.metadata.name,VALUE:.value", "--no-headers")
+        #expect(classes.stdout.contains("system-cluster-critical   2000000000") && classes.stdout.contains("system-node-critical      2000001000"),
+                "the system classes exist from the start: \(classes)")
+        try h.kubectl("apply", "-f", "-", stdin: """
+            apiVersion: scheduling.k8s.io/v1
+            kind: PriorityClass
+            metadata: {name: high}
+            value: 1000
+            preemptionPolicy: Never
+            """).check()
+        try h.kubectl("create", "namespace", "demo").check()
+        try h.kubectl("apply", "-f", "-", stdin: pod("plain") + "\n  priorityClassName: high").check()
+        #expect(try h.kubectl("get", "pod", "plain", "-n", "demo", "-o", "jsonpath={.spec.priority} {.spec.preemptionPolicy}").stdout
+                == "1000 Never")
+        try h.kubectl("apply", "-f", "-", stdin: pod("none")).check()
+        #expect(try h.kubectl("get", "pod", "none", "-n", "demo", "-o", "jsonpath={.spec.priority}").stdout == "0")
+        let unknown = try h.kubectl("apply", "-f", "-", stdin: pod("lost") + "\n  priorityClassName: nope")
+        #expect(unknown.stderr.contains(#"pods "lost" is forbidden: no PriorityClass with name nope was found"#), "\(unknown)")
+        let forged = try h.kubectl("apply", "-f", "-", stdin: pod("forged") + "\n  priorityClassName: high\n  priority: 5")
+        #expect(forged.stderr.contains("the integer value of priority (5) must not be provided in pod spec; "
+            + "priority admission controller computed 1000 from the given PriorityClass name"), "\(forged)")
+        #expect(!(try h.kubectl("get", "pods", "-n", "demo", "-o", "name").stdout.contains("forged")), "nothing stored for a refused pod")
+        // A global default applies to pods without a class, and names itself in the pod.
+        try h.kubectl("apply", "-f", "-", stdin: """
+            apiVersion: scheduling.k8s.io/v1
+            kind: PriorityClass
+            metadata: {name: everyone}
+            value: 10
+            globalDefault: true
+            """).check()
+        try h.kubectl("apply", "-f", "-", stdin: pod("defaulted")).check()
+        #expect(try h.kubectl("get", "pod", "defaulted", "-n", "demo", "-o", "jsonpath={.spec.priority} {.spec.priorityClassName}").stdout
+                == "10 everyone")
+    }
+
     @Test func explainAndAPIResources() throws {
         let h = try ServerHarness(name: "explain")
         let explain = try h.kubectl("explain", "pod.spec")

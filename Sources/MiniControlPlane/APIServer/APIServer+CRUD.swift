@@ -110,6 +110,7 @@ extension APIServer {
         if r.hasStatus && r.resource != "pods" && r.resource != "nodes" && r.resource != "namespaces" && r.resource != "services" {
             obj["status"] = nil
         }
+        if r.group == "", r.resource == "pods" { try await admitPriority(r, &obj, name: name) }
         try Defaults.apply(r, &obj)
         recordManagedFields(&obj, manager: options.fieldManager, operation: "Update", config: obj, apiVersion: r.groupVersion, time: now, subresource: nil)
 

@@ -57,6 +57,7 @@ public final class APIServer: Sendable {
                 _ = try? await create(ns, namespace: nil, body: obj, options: WriteOptions(fieldManager: "kube-apiserver"))
             }
         }
+        try await ensureSystemPriorityClasses()
         let svc = await registry.lookup(group: "", version: "v1", resource: "services")!
         if try await store.get(svc.key(namespace: "default", name: "kubernetes")) == nil {
             let ip = await allocators.firstIP
