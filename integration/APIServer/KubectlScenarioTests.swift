@@ -224,6 +224,25 @@ struct KubectlScenarioTests {
                 == "10 everyone")
     }
 
+    @Test func bindingAssignsANodeOnceAndChecksTheUID() throws {
+        let h = try ServerHarness(name: "binding")
+        try h.kubectl("create", "namespace", "demo").check()
+        try h.kubectl("apply", "-f", "-", stdin: pod("p")).check()
+        let path = "/api/v1/namespaces/demo/pods/p/binding"
+        func binding(_ node: String, uid: String? = nil) -> String {
+            #"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p""# + (uid.map { #","uid":"\#($0)""# } ?? "")
+                + #"},"target":{"apiVersion":"v1","kind":"Node","name":"\#(node)"}}"#
+        }
+        let wrongUID = try h.kubectl("create", "--raw", path, "-f", "-", stdin: binding("n1", uid: "not-the-uid"))
+        #expect(wrongUID.stderr.contains("Precondition failed: UID in precondition: not-the-uid, UID in object meta: "), "\(wrongUID)")
+        #expect(try h.kubectl("get", "pod", "p", "-n", "demo", "-o", "jsonpath={.spec.nodeName}").stdout.isEmpty)
+        let uid = try h.kubectl("get", "pod", "p", "-n", "demo", "-o", "jsonpath={.metadata.uid}").stdout
+        try h.kubectl("create", "--raw", path, "-f", "-", stdin: binding("n1", uid: uid)).check()
+        #expect(try h.kubectl("get", "pod", "p", "-n", "demo", "-o", "jsonpath={.spec.nodeName}").stdout == "n1")
+        let again = try h.kubectl("create", "--raw", path, "-f", "-", stdin: binding("n2"))
+        #expect(again.stderr.contains(#"pod p is already assigned to node "n1""#), "\(again)")
+    }
+
     @Test func explainAndAPIResources() throws {
         let h = try ServerHarness(name: "explain")
         let explain = try h.kubectl("explain", "pod.spec")

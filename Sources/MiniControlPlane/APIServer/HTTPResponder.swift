@@ -384,6 +384,11 @@ public struct APIHTTPResponder: HTTPResponder {
             if pod.value(at: ["metadata", "deletionTimestamp"]) != nil {
                 throw APIError.conflict(pods, name, "pod \(name) is being deleted, cannot be assigned to a host")
             }
+            if let want = body.value(at: ["metadata", "uid"])?.stringValue, !want.isEmpty,
+                let have = pod.value(at: ["metadata", "uid"])?.stringValue, want != have
+            {
+                throw APIError.conflict(pods, name, "Precondition failed: UID in precondition: \(want), UID in object meta: \(have)")
+            }
             pod.setValue(.string(node), at: ["spec", "nodeName"])
             var conds = pod.value(at: ["status", "conditions"])?.arrayValue ?? []
             conds.removeAll { $0["type"]?.stringValue == "PodScheduled" }
