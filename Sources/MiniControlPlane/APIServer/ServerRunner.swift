@@ -53,27 +53,27 @@ public enum ServerRunner {
         )
         let components = config.components
         let host = config.bindAddress == "0.0.0.0" ? "127.0.0.1" : config.bindAddress
-        try await withThrowingTaskGroup(of: Void.self) { g in
-            g.addTask { try await app.runService() }
-            g.addTask {
-                var port: Int? = nil
-                for await p in listening { port = p; break }
-                guard let port, !components.isEmpty else {
-                    try await Task.sleep(for: .seconds(1 << 40))
-                    return
-                }
-                let client = APIClient(baseURL: "http://\(host):\(port)")
-                logger.info("starting in-process components: \(components.map(\.name).joined(separator: ", "))")
-                await withTaskGroup(of: Void.self) { cg in
-                    for c in components { cg.addTask { await c.run(client) } }
-                }
-                // components end only when cancelled; keep the group alive until the server stops
-                try await Task.sleep(for: .seconds(1 << 40))
+        // The components start once the server listens and run until it stops (SIGTERM,
+        // SIGINT, or this task being cancelled); a component that returns early ends alone.
+        let running = Task {
+            var port: Int? = nil
+            for await p in listening { port = p; break }
+            guard let port, !components.isEmpty else { return }
+            let client = APIClient(baseURL: "http://\(host):\(port)")
+            logger.info("starting in-process components: \(components.map(\.name).joined(separator: ", "))")
+            await withTaskGroup(of: Void.self) { cg in
+                for c in components { cg.addTask { await c.run(client) } }
             }
-            // the server returning (SIGTERM, SIGINT) ends everything
-            try await g.next()
-            g.cancelAll()
         }
+        do {
+            try await app.runService()
+        } catch {
+            running.cancel()
+            await running.value
+            throw error
+        }
+        running.cancel()
+        await running.value
     }
 }
 
