@@ -62,12 +62,19 @@ struct ServiceProxyTests {
     }
 
     /// Asks `probe` (off the cooperative pool) until it has named every one of `expected` or
-    /// 40 tries / 30 s have passed; returns every distinct answer, wrong ones included.
+    /// 40 answers / 30 s have passed; returns every distinct answer, wrong ones included. No
+    /// answer (the proxy not synced yet) waits a little before the next try.
     static func collect(_ expected: Set<String>, _ probe: @escaping @Sendable () -> String?) async -> Set<String> {
         var seen = Set<String>()
+        var answers = 0
         let deadline = Date().addingTimeInterval(30)
-        for _ in 0..<40 where Date() < deadline && !expected.isSubset(of: seen) {
-            if let who = await offload(probe), !who.isEmpty { seen.insert(who) }
+        for _ in 0..<300 where answers < 40 && Date() < deadline && !expected.isSubset(of: seen) {
+            if let who = await offload(probe), !who.isEmpty {
+                seen.insert(who)
+                answers += 1
+            } else {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
         }
         return seen
     }
@@ -123,14 +130,19 @@ struct ServiceProxyTests {
             let sick = backends.sorted()[1]
             try lab.kubectl("exec", sick, "--", "rm", "/www/ready.html").check()
             #expect(await until(timeout: 30, interval: 0.3) { Self.readyEndpoints(lab, "web") == 2 })
-            try await Task.sleep(for: .milliseconds(500))
+            // Once the proxy has synced (within its min sync period), the sick pod gets nothing.
+            #expect(await until(timeout: 15, interval: 0.2) { !(0..<10).compactMap { _ in Self.ask(lab, ip) }.contains(sick) })
             let answers = await offload { (0..<30).compactMap { _ in Self.ask(lab, ip) } }
             #expect(answers.count == 30 && !answers.contains(sick), "\(sick) is unready but answered: \(answers)")
 
             // Scaled to zero: connection refused at once (ICMP port unreachable), not a hang.
             try lab.kubectl("scale", "deployment", "web", "--replicas=0").check()
             #expect(await until(timeout: 60, interval: 0.3) { Self.readyEndpoints(lab, "web") == 0 && Self.pods(lab, "web").isEmpty })
-            try await Task.sleep(for: .milliseconds(500))
+            // Wait for the proxy's sync: the service moves to the no-endpoints map.
+            #expect(await until(timeout: 15, interval: 0.2) {
+                ((try? lab.lab.run(in: lab.node, ["/usr/sbin/nft", "list", "map", "ip", "swiftlet-proxy", "no-endpoint-services"]))?.stdout ?? "")
+                    .contains("\(ip) . tcp . 80")
+            })
             let start = Date()
             let r = try lab.lab.run(in: lab.node, ["/bin/busybox", "nc", "-w", "5", ip, "80"], stdin: "GET / HTTP/1.0\r\n\r\n", timeout: 10)
             #expect(!r.ok && r.stderr.contains("Connection refused"), "\(r.stderr)")
@@ -148,6 +160,7 @@ struct ServiceProxyTests {
             try lab.apply(Self.service("solo", selector: "app: solo"))
             #expect(await until(timeout: 90, interval: 0.5) { Self.readyEndpoints(lab, "sticky") == 3 && Self.readyEndpoints(lab, "solo") == 1 })
             let ip = try lab.kubectl("get", "svc", "sticky", "-o", "jsonpath={.spec.clusterIP}").check().stdout
+            #expect(await until(timeout: 15, interval: 0.2) { Self.ask(lab, ip) != nil }, "the proxy programs the service")
             let answers = await offload { (0..<20).compactMap { _ in Self.ask(lab, ip) } }
             #expect(answers.count == 20 && Set(answers).count == 1, "ClientIP affinity: one backend for one client, got \(answers)")
             // The affinity is a dynamic set with the service's timeout (10800 s by default).
