@@ -4,23 +4,25 @@ import Runtime
 import TestSupport
 
 /// Pod start latency: sandbox + one container, start to running, through our runtime, beside
-/// `runc run` of an equivalent bundle (and, with --with-podman, `podman pod create` + `podman run --pod`),
-/// on the same busybox image, in one run. Everything lives under /tmp/swiftlet-bench-rt-<pid>
+/// `podman pod create` + `podman run --pod` with crun, and `crun run` of an equivalent bundle,
+/// on the same busybox image, in one run. On a hybrid cgroup host (v1 controllers plus a v2
+/// mount that lists one, which crun refuses), the references run in a private mount namespace
+/// without the v2 mount, so crun and podman see plain cgroup v1, as our runtime uses it. Everything lives under /tmp/swiftlet-bench-rt-<pid>
 /// and cgroup subtrees named swiftlet-bench-*-<pid>, removed at the end.
 struct RuntimeBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "runtime",
-                                                    abstract: "Start 100 pods: swiftlet runtime vs an OCI runtime (runc) bundle, optionally podman.")
+                                                    abstract: "Start 100 pods: swiftlet runtime vs podman + crun and a crun bundle.")
 
     @Option var pods = 100
     @Option(help: "Pods started at once.")
     var concurrency = 4
     @Option var podman = "/usr/bin/podman"
-    @Flag(help: "Also start the pods through podman (it stalled after a few pods on the 2-core test VM).")
-    var withPodman = false
-    @Option(help: "OCI runtime for the bundle reference: runc (crun 1.8 refuses this machine's hybrid cgroups).")
-    var oci = "/usr/sbin/runc"
-    @Option(help: "OCI runtime for podman: crun 1.8 refuses this machine's hybrid cgroups, runc does not.")
-    var podmanRuntime = "/usr/sbin/runc"
+    @Flag(help: "Skip the podman reference.")
+    var withoutPodman = false
+    @Option(help: "OCI runtime for the bundle reference.")
+    var oci = "/usr/bin/crun"
+    @Option(help: "OCI runtime for podman.")
+    var podmanRuntime = "/usr/bin/crun"
 
     struct Result {
         var label: String
@@ -45,14 +47,17 @@ struct RuntimeBench: AsyncParsableCommand {
         say("name".padding(toLength: 34, withPad: " ", startingAt: 0) + "  pods     p50 ms     p99 ms     wall s")
         let ours = try await swiftlet(dir: dir, tar: tar)
         say(ours.row())
-        if !withPodman {
-            say("(podman skipped: --with-podman runs it)")
+        let view = try LegacyCgroupView()
+        defer { view.close() }
+        if !view.prefix.isEmpty { say("(references run in a mount namespace without the hybrid cgroup2 mount, pid \(view.holderPID))") }
+        if withoutPodman {
+            say("(podman skipped: --without-podman)")
         } else if FileManager.default.isExecutableFile(atPath: podman) && FileManager.default.isExecutableFile(atPath: podmanRuntime) {
-            say(try await podmanPods(dir: dir, tar: tar).row())
+            say(try await podmanPods(dir: dir, tar: tar, view: view).row())
         } else {
             say("(podman/\(podmanRuntime) not installed: scripts/setup.sh --bench installs them)")
         }
-        if FileManager.default.isExecutableFile(atPath: oci) { say(try await ociBundles(dir: dir).row()) }
+        if FileManager.default.isExecutableFile(atPath: oci) { say(try await ociBundles(dir: dir, view: view).row()) }
         say("targets: p50 < 150 ms and faster than podman+crun; \(pods) pods in < 5 s; shim < 2 MB RSS per pod")
     }
 
@@ -144,7 +149,7 @@ struct RuntimeBench: AsyncParsableCommand {
 
     // MARK: podman
 
-    func podmanPods(dir: String, tar: String) async throws -> Result {
+    func podmanPods(dir: String, tar: String, view: LegacyCgroupView) async throws -> Result {
         let root = dir + "/podman"
         let parent = "/swiftlet-bench-podman-\(getpid())"
         let base = ["--root", root + "/storage", "--runroot", root + "/run", "--tmpdir", root + "/tmp", "--cgroup-manager", "cgroupfs",
@@ -153,19 +158,19 @@ struct RuntimeBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n".write(toFile: root + "/containers.conf", atomically: true, encoding: .utf8)
         let env = ["CONTAINERS_CONF": root + "/containers.conf"]
-        let podman = self.podman
+        let podman = view.prefix + [self.podman] + base
         let podmanRun: @Sendable ([String]) throws -> CommandResult = { args in
-            try Command.run(podman, base + args, env: env, timeout: 120)
+            try Command.run(podman[0], Array(podman.dropFirst()) + args, env: env, timeout: 120)
         }
         defer {
-            _ = try? podmanRun(["pod", "rm", "-f", "-a"])
+            _ = try? podmanRun(["pod", "rm", "-f", "-a", "-t", "0"])
             _ = try? podmanRun(["system", "reset", "-f"])
             Self.removeCgroups(parent)
         }
         // the image's command is what the infra (pause-like) container runs
         let imp = try podmanRun(["import", "--change", #"CMD ["/bin/sleep","36000"]"#, tar, "localhost/bench/busybox"])
         guard imp.ok else { throw CleanExit.message("podman import failed: \(imp)") }
-        // podman serialises on its storage lock (and hung with 4 at a time here): one at a time
+        // podman serialises on its storage lock: one at a time
         let (lat, wall) = try await timed(concurrency: 1) { i in
             let p = try podmanRun(["pod", "create", "--name", "p\(i)", "--network", "none", "--cgroup-parent", parent,
                                    "--infra-image", "localhost/bench/busybox"])
@@ -179,11 +184,15 @@ struct RuntimeBench: AsyncParsableCommand {
 
     // MARK: OCI bundle
 
-    func ociBundles(dir: String) async throws -> Result {
+    func ociBundles(dir: String, view: LegacyCgroupView) async throws -> Result {
         let bundle = dir + "/oci-bundle"
         let state = dir + "/oci-state"
         let parent = "/swiftlet-bench-oci-\(getpid())"
         let crun = oci
+        let inView = view.prefix + [crun]
+        let runOCI: @Sendable ([String]) throws -> CommandResult = { args in
+            try Command.run(inView[0], Array(inView.dropFirst()) + args, timeout: 30)
+        }
         try BusyboxImage.rootfs(in: bundle + "/rootfs")
         let spec = try Command.run(crun, ["spec", "--bundle", bundle], timeout: 30)
         guard spec.ok else { throw CleanExit.message("\(crun) spec: \(spec)") }
@@ -203,7 +212,7 @@ struct RuntimeBench: AsyncParsableCommand {
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: path))
         let ids = (0..<pods).map { "bench-\(getpid())-\($0)" }
         defer {
-            for id in ids { _ = try? Command.run(crun, ["--root", state, "delete", "-f", id], timeout: 30) }
+            for id in ids { _ = try? runOCI(["--root", state, "delete", "-f", id]) }
             Self.removeCgroups(parent)
         }
         // one bundle per container (its own cgroup under our subtree), written before timing
@@ -216,7 +225,7 @@ struct RuntimeBench: AsyncParsableCommand {
             try JSONSerialization.data(withJSONObject: c).write(to: URL(fileURLWithPath: b + "/config.json"))
         }
         let (lat, wall) = try await timed { i in
-            let r = try Command.run(crun, ["--root", state, "run", "--detach", "--bundle", bundle + "-\(i)", ids[i]], timeout: 30)
+            let r = try runOCI(["--root", state, "run", "--detach", "--bundle", bundle + "-\(i)", ids[i]])
             guard r.ok else { throw CleanExit.message("\(crun) run: \(r)") }
         }
         return Result(label: "\((crun as NSString).lastPathComponent) run --detach (bundle)", latencies: lat, wall: wall)
@@ -245,4 +254,43 @@ final class IDBox: @unchecked Sendable {
     private var ids: [String] = []
     func add(_ id: String) { lock.withLock { ids.append(id) } }
     var all: [String] { lock.withLock { ids } }
+}
+
+/// A private mount namespace in which `/sys/fs/cgroup/unified` is unmounted, when this host is
+/// hybrid (cgroup v1 controllers, and a v2 hierarchy that lists one: crun then refuses to run,
+/// "cgroups in hybrid mode not supported"). `prefix` runs a command inside it with nsenter; on
+/// a pure v1 or pure v2 host it is empty and commands run as they are.
+final class LegacyCgroupView: @unchecked Sendable {
+    let prefix: [String]
+    let holderPID: Int32
+    private let holder: BackgroundProcess?
+
+    init() throws {
+        let controllers = (try? String(contentsOfFile: "/sys/fs/cgroup/unified/cgroup.controllers", encoding: .utf8)) ?? ""
+        guard !controllers.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            prefix = []
+            holderPID = 0
+            holder = nil
+            return
+        }
+        let h = try BackgroundProcess("/usr/bin/unshare", ["-m", "--propagation", "private", "sh", "-c",
+                                                           "umount /sys/fs/cgroup/unified && exec sleep 36000"])
+        // ready once the holder's mount table no longer has the v2 mount
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let comm = (try? String(contentsOfFile: "/proc/\(h.pid)/comm", encoding: .utf8)) ?? ""
+            if comm.hasPrefix("sleep") { break }
+            usleep(10_000)
+        }
+        let mounts = (try? String(contentsOfFile: "/proc/\(h.pid)/mountinfo", encoding: .utf8)) ?? "/sys/fs/cgroup/unified"
+        guard !mounts.contains(" /sys/fs/cgroup/unified ") else {
+            h.stop(SIGKILL)
+            throw CleanExit.message("could not hide /sys/fs/cgroup/unified in a private mount namespace: \(h.output.string)")
+        }
+        holder = h
+        holderPID = h.pid
+        prefix = ["/usr/bin/nsenter", "-t", String(h.pid), "-m", "--"]
+    }
+
+    func close() { holder?.stop(SIGKILL) }
 }

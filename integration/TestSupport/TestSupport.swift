@@ -43,32 +43,85 @@ public struct CommandResult: Sendable, CustomStringConvertible {
 public enum Command {
     /// Runs a program to completion (bounded by `timeout`), feeding `stdin`. Output goes to
     /// temp files rather than pipes with readability handlers: dispatch sources on pipes that
-    /// close under them crash libdispatch on Linux when many processes run in parallel.
+    /// close under them crash libdispatch on Linux when many processes run in parallel. The
+    /// child is started with posix_spawn and reaped with waitpid here: Foundation's `Process`
+    /// sometimes never notices a child's exit (seen with podman), which left `waitUntilExit`
+    /// hanging on a zombie.
     public static func run(_ path: String, _ args: [String], stdin: String? = nil, env: [String: String] = [:],
                            timeout: TimeInterval = 60) throws -> CommandResult
     {
         let out = try OutputFile()
         let err = try OutputFile()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
-        p.environment = environment
-        p.standardOutput = out.handle
-        p.standardError = err.handle
-        let inp = Pipe()
-        p.standardInput = stdin == nil ? FileHandle.nullDevice : inp
-        try p.run()
+        var fds: [Int32] = [-1, -1]
+        if stdin != nil {
+            // a socket pair, close-on-exec at once (no other thread's child may inherit our
+            // end, which would keep the reader from seeing EOF), written with MSG_NOSIGNAL
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+        }
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin != nil ? fds[0] : devNull, 0)
+        posix_spawn_file_actions_adddup2(&actions, out.handle.fileDescriptor, 1)
+        posix_spawn_file_actions_adddup2(&actions, err.handle.fileDescriptor, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // a clean signal mask and default dispositions, as a shell would give the child
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([path] + args).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        if stdin != nil { close(fds[0]) }
+        guard rc == 0 else {
+            if stdin != nil { close(fds[1]) }
+            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO, userInfo: [NSLocalizedDescriptionKey: "spawn \(path)"])
+        }
         if let stdin {
-            try? inp.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
-            try? inp.fileHandleForWriting.close()
+            // the child may exit without reading: EPIPE, not death by SIGPIPE
+            let bytes = Array(stdin.utf8)
+            var off = 0
+            while off < bytes.count {
+                let n = bytes[off...].withUnsafeBytes { send(fds[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                off += n
+            }
+            close(fds[1])
         }
         let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(5000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        return CommandResult(status: p.terminationStatus, stdout: out.string, stderr: err.string)
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { break }
+            if Date() >= deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+            usleep(5000)
+        }
+        // exit code, or (like Foundation's terminationStatus) the signal that ended it
+        let signaled = status & 0x7f
+        let code = signaled == 0 ? (status >> 8) & 0xff : signaled
+        return CommandResult(status: code, stdout: out.string, stderr: err.string)
     }
 }
 
