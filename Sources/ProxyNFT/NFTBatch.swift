@@ -30,10 +30,10 @@ enum K {
     static let rejectICMPUnreach: UInt32 = 0, icmpPortUnreach: UInt8 = 3
     static let fibResultAddrtype: UInt32 = 3, fibFSaddr: UInt32 = 1, fibFDaddr: UInt32 = 2, rtnLocal: UInt32 = 2
 
-    static let setAnonymous: UInt32 = 0x1, setConstant: UInt32 = 0x2, setMap: UInt32 = 0x8
+    static let setMap: UInt32 = 0x8
     static let setTimeout: UInt32 = 0x10, setEval: UInt32 = 0x20
     static let dataVerdict: UInt32 = 0xffff_ff00
-    static let typeInteger: UInt32 = 4, typeIPAddr: UInt32 = 7, typeInetProto: UInt32 = 12, typeInetService: UInt32 = 13
+    static let typeIPAddr: UInt32 = 7, typeInetProto: UInt32 = 12, typeInetService: UInt32 = 13
 
     static let nfDrop: UInt32 = 0, nfAccept: UInt32 = 1
     static let nftJump = UInt32(bitPattern: -3), nftGoto = UInt32(bitPattern: -4), nftReturn = UInt32(bitPattern: -5)
@@ -123,7 +123,7 @@ enum NFTEncoder {
     static func encode(_ tx: NFTTransaction, firstSeq: UInt32) -> NetlinkBatch {
         let batch = NetlinkBatch(firstSeq: firstSeq, capacity: max(1 << 20, tx.operations.count * 256))
         batch.begin()
-        var anonID: UInt32 = 1
+        var setID: UInt32 = 1
         var lastOffset = 0
         var lastSeq: UInt32 = 0
         let table = tx.table
@@ -175,8 +175,8 @@ enum NFTEncoder {
                 }
                 nftnl_set_set_u32(s, a(NFTNL_SET_FLAGS), flags)
                 // The kernel requires a set id (for references within the batch) on every new set.
-                nftnl_set_set_u32(s, a(NFTNL_SET_ID), anonID)
-                anonID += 1
+                nftnl_set_set_u32(s, a(NFTNL_SET_ID), setID)
+                setID += 1
                 let (keyType, keyLen) = keyTypeAndLength(def.keyType)
                 nftnl_set_set_u32(s, a(NFTNL_SET_KEY_TYPE), keyType)
                 nftnl_set_set_u32(s, a(NFTNL_SET_KEY_LEN), keyLen)
@@ -203,48 +203,12 @@ enum NFTEncoder {
                     }
                 }
             case .addRule(let chainName, let rule):
-                // An anonymous map for `numgen … vmap { … }` goes right before its rule.
-                var anon: (name: String, id: UInt32)? = nil
-                for st in rule.statements {
-                    guard case .numgenVmap(let targets) = st else { continue }
-                    let id = anonID
-                    anonID += 1
-                    let s = set(table, "__map%d")
-                    defer { nftnl_set_free(s) }
-                    nftnl_set_set_u32(s, a(NFTNL_SET_FLAGS), K.setAnonymous | K.setConstant | K.setMap)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_KEY_TYPE), K.typeInteger)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_KEY_LEN), 4)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_DATA_TYPE), K.dataVerdict)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_DATA_LEN), 0)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_ID), id)
-                    // userdata: key byte order = host (nft lists the keys as 0, 1, …).
-                    var udata: [UInt8] = [0, 4, 1, 0, 0, 0]
-                    nftnl_set_set_data(s, a(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
-                    msg(K.msgNewSet, K.nlmFCreate) { nftnl_set_nlmsg_build_payload($0, s) }
-                    var start = 0
-                    while start < targets.count {
-                        let end = min(targets.count, start + elementsPerMessage)
-                        let es = set(table, "__map%d")
-                        defer { nftnl_set_free(es) }
-                        nftnl_set_set_u32(es, a(NFTNL_SET_ID), id)
-                        for i in start..<end {
-                            var key = UInt32(i)
-                            let key4 = withUnsafeBytes(of: &key) { Array($0) }
-                            nftnl_set_elem_add(es, element(key: key4, verdict: .goto(targets[i])))
-                        }
-                        msg(K.msgNewSetElem, K.nlmFCreate, reserving: (end - start) * 256 + 4096) {
-                            nftnl_set_elems_nlmsg_build_payload($0, es)
-                        }
-                        start = end
-                    }
-                    anon = ("__map%d", id)
-                }
                 let r = nftnl_rule_alloc()!
                 defer { nftnl_rule_free(r) }
                 nftnl_rule_set_str(r, a(NFTNL_RULE_TABLE), table)
                 nftnl_rule_set_str(r, a(NFTNL_RULE_CHAIN), chainName)
                 nftnl_rule_set_u32(r, a(NFTNL_RULE_FAMILY), UInt32(K.nfprotoIPv4))
-                for st in rule.statements { NFTExpressions.add(st, to: r, anonymousMap: anon) }
+                for st in rule.statements { NFTExpressions.add(st, to: r) }
                 msg(K.msgNewRule, K.nlmFCreate | K.nlmFAppend) { nftnl_rule_nlmsg_build_payload($0, r) }
             }
         }

@@ -3,7 +3,7 @@ internal import CNftnl
 /// `NFTStatement` → libnftnl expressions, register by register as `nft --debug=netlink` shows
 /// nft itself encoding the same syntax.
 enum NFTExpressions {
-    static func add(_ st: NFTStatement, to rule: OpaquePointer, anonymousMap: (name: String, id: UInt32)?) {
+    static func add(_ st: NFTStatement, to rule: OpaquePointer) {
         func push(_ e: OpaquePointer) { nftnl_rule_add_expr(rule, e) }
         switch st {
         case .address(let field, let equal, let ip):
@@ -45,7 +45,7 @@ enum NFTExpressions {
             push(metaSet(K.metaMark, sreg: K.reg1))
         case .saddrInSet(let set):
             push(payload(.network, offset: 12, len: 4, dreg: K.reg1))
-            push(lookup(sreg: K.reg1, set: set, id: nil, dreg: nil))
+            push(lookup(sreg: K.reg1, set: set, dreg: nil))
         case .vmap(let keyType, let map):
             switch keyType {
             case .ipv4:
@@ -58,14 +58,14 @@ enum NFTExpressions {
                 push(meta(K.metaL4proto, dreg: K.reg32_01))
                 push(payload(.transport, offset: 2, len: 2, dreg: K.reg32_02))
             }
-            push(lookup(sreg: K.reg1, set: map, id: nil, dreg: K.regVerdict))
-        case .numgenVmap(let chains):
+            push(lookup(sreg: K.reg1, set: map, dreg: K.regVerdict))
+        case .numgenIsZero(let modulus):
             let e = new("numgen")
             nftnl_expr_set_u32(e, a(NFTNL_EXPR_NG_DREG), K.reg1)
-            nftnl_expr_set_u32(e, a(NFTNL_EXPR_NG_MODULUS), UInt32(chains.count))
+            nftnl_expr_set_u32(e, a(NFTNL_EXPR_NG_MODULUS), modulus)
             nftnl_expr_set_u32(e, a(NFTNL_EXPR_NG_TYPE), K.ngRandom)
             push(e)
-            if let anon = anonymousMap { push(lookup(sreg: K.reg1, set: anon.name, id: anon.id, dreg: K.regVerdict)) }
+            push(cmp(K.reg1, K.cmpEq, le32(0)))
         case .updateSaddr(let set):
             push(payload(.network, offset: 12, len: 4, dreg: K.reg1))
             let e = new("dynset")
@@ -151,11 +151,10 @@ enum NFTExpressions {
         return e
     }
 
-    static func lookup(sreg: UInt32, set: String, id: UInt32?, dreg: UInt32?) -> OpaquePointer {
+    static func lookup(sreg: UInt32, set: String, dreg: UInt32?) -> OpaquePointer {
         let e = new("lookup")
         nftnl_expr_set_u32(e, a(NFTNL_EXPR_LOOKUP_SREG), sreg)
         nftnl_expr_set_str(e, a(NFTNL_EXPR_LOOKUP_SET), set)
-        if let id { nftnl_expr_set_u32(e, a(NFTNL_EXPR_LOOKUP_SET_ID), id) }
         if let dreg { nftnl_expr_set_u32(e, a(NFTNL_EXPR_LOOKUP_DREG), dreg) }
         return e
     }

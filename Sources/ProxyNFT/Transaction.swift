@@ -9,7 +9,7 @@ package enum NFTOperation: Hashable, Sendable {
     case addSet(NFTSetDef)
     case deleteSet(String)
     case addChain(NFTChainDef)
-    /// Delete all rules of a chain (anonymous maps of those rules go with them).
+    /// Delete all rules of a chain.
     case flushChain(String)
     case deleteChain(String)
     case addRule(chain: String, NFTRule)

@@ -46,7 +46,8 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
             add rule ip swiftlet-proxy \(newSep) ip saddr 10.244.1.17 jump mark-for-masquerade
             add rule ip swiftlet-proxy \(newSep) meta l4proto tcp dnat to 10.244.1.17:8080
             add rule ip swiftlet-proxy \(svc1) ip daddr 10.96.1.1 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-            add rule ip swiftlet-proxy \(svc1) numgen random mod 2 vmap { 0 : goto \(ProxyNFTNames.endpointChain(services[1].name, eps(1, 2)[0])), 1 : goto \(newSep) }
+            add rule ip swiftlet-proxy \(svc1) numgen random mod 2 0 goto \(ProxyNFTNames.endpointChain(services[1].name, eps(1, 2)[0]))
+            add rule ip swiftlet-proxy \(svc1) goto \(newSep)
 
             """)
         #expect(NFTTransaction.partial(from: after, to: after).isEmpty)
