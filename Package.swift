@@ -123,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet-bench",
             dependencies: [
-                "KubeAPI", "MiniControlPlane", "Runtime", "TestSupport",
+                "KubeAPI", "MiniControlPlane", "Runtime", "ProxyNFT", "CShim", "TestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
