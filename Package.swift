@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "PLEG", "Runtime", "CNI", "KubeAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim", "CMnl", "CNftnl"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APIServerIntegrationTests",
             dependencies: ["TestSupport", "KubeAPI"],

@@ -97,7 +97,7 @@ package final class NetlinkNFTables: NFTablesBackend, @unchecked Sendable {
                 guard type == K.nlmsgError else { return true }
                 let code = payload.loadUnaligned(as: Int32.self)
                 if code != 0 && firstError == nil {
-                    let op = batch.operation(forSeq: msgSeq).map { transaction.operations[$0].render(table: transaction.table) }
+                    let op = batch.operation(forSeq: msgSeq).map { transaction.operations[$0.index].render(table: transaction.table, elements: $0.elements) }
                     firstError = NFTError(.kernel, errno: -code, "transaction rejected at: \(op ?? "seq \(msgSeq)")")
                 }
                 return msgSeq != lastSeq

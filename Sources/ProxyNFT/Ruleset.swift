@@ -241,6 +241,16 @@ package struct Ruleset: Hashable, Sendable {
         [base] + services.keys.sorted().map { services[$0]! }
     }
 
+    /// The elements of each shared map, gathered over the fragments in order; non-empty maps
+    /// only, in map-name order.
+    package var mergedElements: [(map: String, elements: [NFTElement])] { Self.mergedElements(orderedFragments) }
+
+    static func mergedElements(_ fragments: [RulesetFragment]) -> [(map: String, elements: [NFTElement])] {
+        var byMap: [String: [NFTElement]] = [:]
+        for f in fragments { for (map, els) in f.elements { byMap[map, default: []].append(contentsOf: els) } }
+        return byMap.keys.sorted().compactMap { byMap[$0]!.isEmpty ? nil : ($0, byMap[$0]!) }
+    }
+
     /// All chain names.
     package var chainNames: Set<String> {
         var names = Set(base.chains.map(\.name))
