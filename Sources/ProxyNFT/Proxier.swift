@@ -18,10 +18,13 @@ package actor Proxier {
     private var dirty = Set<ServicePortName>()
     /// The desired ruleset, kept up to date fragment by fragment.
     private var desired: Ruleset
-    /// What the kernel holds after our last successful transaction; nil means unknown.
-    private var applied: Ruleset?
-    /// Service ports whose fragments changed since `applied`.
-    private var changedSinceApplied = Set<ServicePortName>()
+    /// Whether the kernel holds `desired` as of our last successful transaction, apart from
+    /// the fragments in `replaced`. False means unknown: the next sync is a full one.
+    private var inKernel = false
+    /// For each service port changed since the last successful transaction, the fragment the
+    /// kernel holds for it (nil: none). Kept instead of a second whole `Ruleset` so that
+    /// updating `desired` never copies the 10,000-entry dictionary a shared copy would force.
+    private var replaced: [ServicePortName: RulesetFragment?] = [:]
 
     package init(config: ProxyConfig, backend: any NFTablesBackend) {
         self.config = config
@@ -53,7 +56,10 @@ package actor Proxier {
     }
 
     /// Forget what the kernel holds: the next sync is a full one.
-    package func invalidate() { applied = nil }
+    package func invalidate() {
+        inKernel = false
+        replaced.removeAll()
+    }
 
     package var pendingChanges: Int { dirty.count }
 
@@ -64,8 +70,8 @@ package actor Proxier {
     }
 
     private func rebuildDirty() {
-        changedSinceApplied.formUnion(dirty)
         for name in dirty {
+            if inKernel && replaced.index(forKey: name) == nil { replaced[name] = .some(desired.services[name]) }
             if let svc = services[name] {
                 desired.services[name] = builder.buildService(svc, endpoints: endpoints[name] ?? [])
             } else {
@@ -73,6 +79,14 @@ package actor Proxier {
             }
         }
         dirty.removeAll()
+    }
+
+    /// The chain names the kernel holds: `desired`'s, with the replaced fragments swapped back.
+    private var chainNamesInKernel: Set<String> {
+        var names = desired.chainNames
+        for name in replaced.keys { for c in desired.services[name]?.chains ?? [] { names.remove(c.name) } }
+        for old in replaced.values { for c in old?.chains ?? [] { names.insert(c.name) } }
+        return names
     }
 
     // MARK: sync
@@ -85,25 +99,32 @@ package actor Proxier {
     package func sync(full: Bool = false, checkDrift: Bool = false) throws -> SyncResult {
         rebuildDirty()
         var drift = false
-        if checkDrift, let applied {
+        if checkDrift && inKernel {
             let chains = try backend.listChains(table: config.tableName)
-            drift = chains != applied.chainNames
+            drift = chains != chainNamesInKernel
         }
         let tx: NFTTransaction
-        if full || drift || applied == nil {
+        if full || drift || !inKernel {
             tx = .full(desired)
         } else {
-            tx = .partial(from: applied!, to: desired, changed: changedSinceApplied)
+            // Two small rulesets holding only the changed service ports: what the kernel has, what we want.
+            var old = Ruleset(table: desired.table, base: desired.base)
+            var new = old
+            for (name, fragment) in replaced {
+                old.services[name] = fragment
+                new.services[name] = desired.services[name]
+            }
+            tx = .partial(from: old, to: new, changed: Set(replaced.keys))
         }
         do {
             try backend.apply(tx)
         } catch {
-            applied = nil
+            invalidate()
             throw error
         }
-        applied = desired
-        changedSinceApplied.removeAll()
-        return SyncResult(full: tx.isFull, operations: tx.operations.count, driftRepaired: drift)
+        inKernel = true
+        replaced.removeAll()
+        return SyncResult(full: tx.isFull, operations: tx.operationCount, driftRepaired: drift)
     }
 
     /// Removes our table (and only it). Missing is fine.

@@ -98,6 +98,36 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
         #expect(try await proxier.sync().full)
     }
 
+    /// The proxier keeps only the replaced fragments, not a second ruleset: its partial
+    /// transaction must still be the diff between what the kernel holds and what is wanted.
+    @Test func partialSyncIsTheDiffSinceTheLastSuccessfulSync() async throws {
+        let fake = FakeNFTables()
+        let proxier = Proxier(config: ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16")), backend: fake)
+        for i in 0..<5 {
+            await proxier.upsertService(webService(i, nodePort: UInt16(30000 + i)))
+            await proxier.setEndpoints(webService(i).name, eps(i, 2))
+        }
+        try await proxier.sync()
+        let before = await proxier.desiredRuleset()
+        await proxier.setEndpoints(webService(1).name, eps(1, 3))
+        _ = await proxier.desiredRuleset()  // rebuilt in between: the kernel's fragment is the one to diff from
+        await proxier.setEndpoints(webService(1).name, eps(1, 1))
+        await proxier.removeService(webService(2).name)
+        await proxier.upsertService(webService(7))
+        await proxier.setEndpoints(webService(3).name, eps(3, 2))  // no change
+        await proxier.upsertService(webService(8))
+        _ = await proxier.desiredRuleset()
+        await proxier.removeService(webService(8).name)  // came and went
+        let after = await proxier.desiredRuleset()
+        // The drift check compares the kernel with the fragments it still holds, not the new ones.
+        let r = try await proxier.sync(checkDrift: true)
+        #expect(!r.full && !r.driftRepaired)
+        #expect(fake.transactions.last == NFTTransaction.partial(from: before, to: after))
+        #expect(fake.chains == after.chainNames)
+        // The next drift check compares against the new state and finds nothing.
+        #expect(try await proxier.sync(checkDrift: true) == .init(full: false, operations: 0, driftRepaired: false))
+    }
+
     @Test func driftCheckForcesFullResync() async throws {
         let fake = FakeNFTables()
         let proxier = Proxier(config: ProxyConfig(), backend: fake)
