@@ -24,6 +24,8 @@ struct ProxyNFTBench: AsyncParsableCommand {
     var partialRuns = 11
     @Flag(help: "Skip the packet path (ClusterIP requests).")
     var skipPacket = false
+    @Flag(help: "Skip the nft -f reference (for profiling our side alone).")
+    var skipReference = false
     @Option(help: "Sequential requests per packet-path run (each: connect, GET, response, close).")
     var requests = 2000
     @Option(help: "Seconds per packet-path run (bounds the request loop and wrk).")
@@ -39,7 +41,7 @@ struct ProxyNFTBench: AsyncParsableCommand {
 
         let result = try await ProxyBench.run(
             services: services, endpointsPerService: endpoints, fullRuns: fullRuns, partialRuns: partialRuns,
-            backend: try ns.backend(), netns: ns.name)
+            backend: try ns.backend(), netns: skipReference ? nil : ns.name)
         say("table: \(result.chains) chains, \(result.rules) rules, \(result.fullSyncOperations) operations in a full sync; "
             + "model → ruleset build \(Self.ms(result.build)) ms (not in the figures below)")
         say("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "runs".leftPad(5) + "median ms".leftPad(11)

@@ -69,60 +69,77 @@ package enum ProxyBench {
     /// - Parameters:
     ///   - fullRuns: full syncs (ours and `nft -f` alternately, each replacing the other's table).
     ///   - partialRuns: one-service adds/removes and endpoint changes.
+    ///   - settle: pause before each full sync and full `nft -f`.
     ///   - netns: where `nft -f` runs for the reference; nil skips it.
     package static func run(
         services count: Int = 10_000, endpointsPerService: Int = 2, fullRuns: Int = 3, partialRuns: Int = 11,
-        backend: any NFTablesBackend, netns: String? = nil
+        settle: Duration = .seconds(2), backend: any NFTablesBackend, netns: String? = nil
     ) async throws -> Result {
         let clock = ContinuousClock()
         let config = ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16"))
+        let builder = RulesetBuilder(config: config)
         let proxier = Proxier(config: config, backend: backend)
         await populate(proxier, 0..<count, endpointsPerService: endpointsPerService)
-        var ruleset = Ruleset(table: config.tableName, base: RulesetFragment())
-        let build = await clock.measure { ruleset = await proxier.desiredRuleset() }
-        let rules = ruleset.orderedFragments.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
-        var r = Result(services: count, endpointsPerService: endpointsPerService, chains: ruleset.chainNames.count,
+        var r: Result
+        let fullScript: String
+        do {  // the snapshot goes out of scope before the partial syncs, so they never copy it
+            var ruleset = Ruleset(table: config.tableName, base: RulesetFragment())
+            let build = await clock.measure { ruleset = await proxier.desiredRuleset() }
+            let rules = ruleset.orderedFragments.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
+            r = Result(services: count, endpointsPerService: endpointsPerService, chains: ruleset.chainNames.count,
                        rules: rules, build: build)
-
-        let fullScript = "add table ip \(ruleset.table)\ndelete table ip \(ruleset.table)\n" + ruleset.render()
+            fullScript = netns == nil ? "" : "add table ip \(ruleset.table)\ndelete table ip \(ruleset.table)\n" + ruleset.render()
+        }
         for _ in 0..<max(1, fullRuns) {
+            // Each replaced table is freed by a kernel worker after the commit; let it finish
+            // first (a periodic full sync never follows another one closely).
+            try await Task.sleep(for: settle)
             var ops = 0
             r.fullSync.append(try await clock.measure { ops = try await proxier.sync(full: true).operations })
             r.fullSyncOperations = ops
-            if let netns { r.nftFullLoad.append(try nftFile(fullScript, netns: netns)) }
+            if let netns {
+                try await Task.sleep(for: settle)
+                r.nftFullLoad.append(try nftFile(fullScript, netns: netns))
+            }
         }
         // The kernel now holds what `nft -f` loaded, the same objects as ours: partial syncs go on from there.
 
         /// Times `change` + a partial sync, then `undo` + a partial sync; then the same two
-        /// transactions through `nft -f`, which leaves the kernel where ours left it.
-        func step(_ change: () async -> Void, _ undo: () async -> Void, changed name: ServicePortName)
-            async throws -> (Duration, Duration, Duration?, Duration?)
+        /// transactions (from the fragments before and after) through `nft -f`, which leaves the
+        /// kernel where ours left it.
+        func step(_ name: ServicePortName, before: RulesetFragment?, after: RulesetFragment?,
+                  _ change: () async -> Void, _ undo: () async -> Void) async throws -> (Duration, Duration, Duration?, Duration?)
         {
-            let before = await proxier.desiredRuleset()
             let forward = try await clock.measure {
                 await change()
                 try await proxier.sync()
             }
-            let after = await proxier.desiredRuleset()
             let back = try await clock.measure {
                 await undo()
                 try await proxier.sync()
             }
             guard let netns else { return (forward, back, nil, nil) }
-            let nftForward = try nftFile(NFTTransaction.partial(from: before, to: after, changed: [name]).render(), netns: netns)
-            let nftBack = try nftFile(NFTTransaction.partial(from: after, to: before, changed: [name]).render(), netns: netns)
+            var a = Ruleset(table: config.tableName, base: RulesetFragment())
+            var b = a
+            a.services[name] = before
+            b.services[name] = after
+            let nftForward = try nftFile(NFTTransaction.partial(from: a, to: b, changed: [name]).render(), netns: netns)
+            let nftBack = try nftFile(NFTTransaction.partial(from: b, to: a, changed: [name]).render(), netns: netns)
             return (forward, back, nftForward, nftBack)
         }
 
         for run in 0..<max(1, partialRuns) {
             let extra = service(count + run)
-            let (add, remove, nftAdd, nftRemove) = try await step({
+            let extraEndpoints = endpoints(count + run, count: endpointsPerService)
+            let (add, remove, nftAdd, nftRemove) = try await step(
+                extra.name, before: nil, after: builder.buildService(extra, endpoints: extraEndpoints)
+            ) {
                 await proxier.upsertService(extra)
-                await proxier.setEndpoints(extra.name, endpoints(count + run, count: endpointsPerService))
-            }, {
+                await proxier.setEndpoints(extra.name, extraEndpoints)
+            } _: {
                 await proxier.removeService(extra.name)
                 await proxier.setEndpoints(extra.name, [])
-            }, changed: extra.name)
+            }
             r.serviceAdd.append(add)
             r.serviceRemove.append(remove)
             if let nftAdd, let nftRemove {
@@ -130,15 +147,17 @@ package enum ProxyBench {
                 r.nftServiceRemove.append(nftRemove)
             }
 
-            let target = service(run % max(1, count)).name
+            let target = service(run % max(1, count))
             let old = endpoints(run % max(1, count), count: endpointsPerService)
             var new = old
             new[0] = EndpointInfo(ip: IPv4Address(0x0af5_0000 + UInt32(run)), port: 8080)  // 10.245/16: unused elsewhere
-            let (change, _, nftChange, _) = try await step({
-                await proxier.setEndpoints(target, new)
-            }, {
-                await proxier.setEndpoints(target, old)
-            }, changed: target)
+            let (change, _, nftChange, _) = try await step(
+                target.name, before: builder.buildService(target, endpoints: old), after: builder.buildService(target, endpoints: new)
+            ) {
+                await proxier.setEndpoints(target.name, new)
+            } _: {
+                await proxier.setEndpoints(target.name, old)
+            }
             r.endpointChange.append(change)
             if let nftChange { r.nftEndpointChange.append(nftChange) }
         }
