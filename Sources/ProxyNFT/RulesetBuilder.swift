@@ -85,9 +85,10 @@ package struct RulesetBuilder: Sendable {
         let cluster = Self.usable(endpoints)
         let local = Self.usable(endpoints.filter(\.isLocal))
         let needsLocal = svc.externalTrafficPolicy == .local || svc.internalTrafficPolicy == .local
-        let svcChain = N.serviceChain(name)
-        let svlChain = N.serviceLocalChain(name)
-        let extChain = N.externalChain(name)
+        let hash = N.hash(name.description)  // once for the three per-service chain names
+        let svcChain = N.serviceChainPrefix + hash
+        let svlChain = N.serviceLocalChainPrefix + hash
+        let extChain = N.externalChainPrefix + hash
         let noEndpointVerdict: NFTVerdict = cluster.isEmpty ? .goto(N.rejectChain) : .drop
 
         // Endpoint chains (and affinity sets) for every endpoint either policy chain uses.
