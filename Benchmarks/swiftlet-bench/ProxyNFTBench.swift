@@ -43,11 +43,12 @@ struct ProxyNFTBench: AsyncParsableCommand {
             services: services, endpointsPerService: endpoints, fullRuns: fullRuns, partialRuns: partialRuns,
             backend: try ns.backend(), netns: skipReference ? nil : ns.name)
         say("table: \(result.chains) chains, \(result.rules) rules, \(result.fullSyncOperations) operations in a full sync; "
-            + "model → ruleset build \(Self.ms(result.build)) ms (not in the figures below)")
+            + "model → ruleset build alone \(Self.ms(result.build)) ms")
         say("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "runs".leftPad(5) + "median ms".leftPad(11)
             + "min ms".leftPad(10) + "max ms".leftPad(10))
         for (name, d) in [
-            ("swiftlet full sync (libnftnl batch)", result.fullSync),
+            ("swiftlet first sync (model → table)", [result.firstSync]),
+            ("swiftlet full resync (libnftnl batch)", result.fullSync),
             ("nft -f, same ruleset", result.nftFullLoad),
             ("swiftlet one-service add (partial sync)", result.serviceAdd),
             ("nft -f, same transaction", result.nftServiceAdd),

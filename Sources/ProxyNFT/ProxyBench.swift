@@ -11,9 +11,11 @@ package enum ProxyBench {
         /// Chains and rules of the 10k-style table.
         package var chains: Int
         package var rules: Int
-        /// Building the desired ruleset from the model (not part of any sync figure).
+        /// Building the whole ruleset from the model alone (part of `firstSync`).
         package var build: Duration
-        /// Ours: full sync replacing the table (the first run creates it).
+        /// Ours, as at start-up: the model → ruleset build plus a full sync into an empty table.
+        package var firstSync: Duration = .zero
+        /// Ours: full resync replacing the table (fragments already built).
         package var fullSync: [Duration] = []
         package var fullSyncOperations = 0
         /// `add table; delete table; table … { … }` of the same ruleset through `nft -f`.
@@ -31,7 +33,7 @@ package enum ProxyBench {
         package var description: String {
             func m(_ d: [Duration]) -> String { ProxyBench.median(d).map { "\($0)" } ?? "-" }
             return "services=\(services)x\(endpointsPerService) chains=\(chains) rules=\(rules) build=\(build) "
-                + "fullSync=\(m(fullSync)) (\(fullSyncOperations) ops) nft -f=\(m(nftFullLoad)) "
+                + "firstSync=\(firstSync) fullSync=\(m(fullSync)) (\(fullSyncOperations) ops) nft -f=\(m(nftFullLoad)) "
                 + "oneServiceAdd=\(m(serviceAdd)) (nft -f \(m(nftServiceAdd))) "
                 + "oneServiceRemove=\(m(serviceRemove)) (nft -f \(m(nftServiceRemove))) "
                 + "oneEndpointChange=\(m(endpointChange)) (nft -f \(m(nftEndpointChange)))"
@@ -80,23 +82,29 @@ package enum ProxyBench {
         let builder = RulesetBuilder(config: config)
         let proxier = Proxier(config: config, backend: backend)
         await populate(proxier, 0..<count, endpointsPerService: endpointsPerService)
+        var ops = 0
+        let first = try await clock.measure { ops = try await proxier.sync().operations }
         var r: Result
         let fullScript: String
         do {  // the snapshot goes out of scope before the partial syncs, so they never copy it
-            var ruleset = Ruleset(table: config.tableName, base: RulesetFragment())
-            let build = await clock.measure { ruleset = await proxier.desiredRuleset() }
+            let ruleset = await proxier.desiredRuleset()
+            var services: [ServicePortName: ServicePortInfo] = [:]
+            var eps: [ServicePortName: [EndpointInfo]] = [:]
+            for i in 0..<count {
+                services[service(i).name] = service(i)
+                eps[service(i).name] = endpoints(i, count: endpointsPerService)
+            }
+            let build = clock.measure { _ = builder.build(services: services, endpoints: eps) }
             let rules = ruleset.orderedFragments.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
             r = Result(services: count, endpointsPerService: endpointsPerService, chains: ruleset.chainNames.count,
-                       rules: rules, build: build)
+                       rules: rules, build: build, firstSync: first, fullSyncOperations: ops)
             fullScript = netns == nil ? "" : "add table ip \(ruleset.table)\ndelete table ip \(ruleset.table)\n" + ruleset.render()
         }
         for _ in 0..<max(1, fullRuns) {
             // Each replaced table is freed by a kernel worker after the commit; let it finish
             // first (a periodic full sync never follows another one closely).
             try await Task.sleep(for: settle)
-            var ops = 0
-            r.fullSync.append(try await clock.measure { ops = try await proxier.sync(full: true).operations })
-            r.fullSyncOperations = ops
+            r.fullSync.append(try await clock.measure { try await proxier.sync(full: true) })
             if let netns {
                 try await Task.sleep(for: settle)
                 r.nftFullLoad.append(try nftFile(fullScript, netns: netns))
