@@ -1,3 +1,5 @@
+import Foundation
+
 /// The proxy's state and sync logic: the current services and endpoints, the ruleset the
 /// kernel holds, and what changed since. `sync()` writes one transaction: a full one when the
 /// kernel state is unknown (start, failure, drift, periodic resync), a partial one otherwise.
@@ -70,15 +72,34 @@ package actor Proxier {
     }
 
     private func rebuildDirty() {
-        for name in dirty {
+        let names = Array(dirty)
+        dirty.removeAll()
+        let inputs = names.map { name in services[name].map { ($0, endpoints[name] ?? []) } }
+        let fragments = Self.build(inputs, with: builder)
+        for (name, fragment) in zip(names, fragments) {
             if inKernel && replaced.index(forKey: name) == nil { replaced[name] = .some(desired.services[name]) }
-            if let svc = services[name] {
-                desired.services[name] = builder.buildService(svc, endpoints: endpoints[name] ?? [])
-            } else {
-                desired.services[name] = nil
+            desired.services[name] = fragment
+        }
+    }
+
+    /// Fragments for (service, endpoints) inputs (nil input: removed service). A large batch,
+    /// such as every service at start-up, is built on all cores: at 10,000 services the build
+    /// is ~150 ms on one.
+    private static func build(_ inputs: [(ServicePortInfo, [EndpointInfo])?], with builder: RulesetBuilder) -> [RulesetFragment?] {
+        @Sendable func one(_ input: (ServicePortInfo, [EndpointInfo])?) -> RulesetFragment? {
+            input.map { builder.buildService($0.0, endpoints: $0.1) }
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard inputs.count >= 1024, cores > 1 else { return inputs.map(one) }
+        var out = [RulesetFragment?](repeating: nil, count: inputs.count)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let slots = UnsafeSendableBuffer(buffer)
+            let chunk = (inputs.count + cores - 1) / cores
+            DispatchQueue.concurrentPerform(iterations: cores) { c in
+                for i in c * chunk..<min(inputs.count, (c + 1) * chunk) { slots.buffer[i] = one(inputs[i]) }
             }
         }
-        dirty.removeAll()
+        return out
     }
 
     /// The chain names the kernel holds: `desired`'s, with the replaced fragments swapped back.
@@ -131,4 +152,10 @@ package actor Proxier {
     package static func cleanup(table: String = ProxyNFTNames.table, backend: any NFTablesBackend) throws {
         try backend.apply(NFTTransaction(table: table, operations: [.addTable, .deleteTable]))
     }
+}
+
+/// Disjoint slots of one buffer, each written by one `concurrentPerform` iteration.
+private struct UnsafeSendableBuffer<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }

@@ -128,6 +128,22 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
         #expect(try await proxier.sync(checkDrift: true) == .init(full: false, operations: 0, driftRepaired: false))
     }
 
+    /// A big batch of changes is built on all cores; the result is the builder's, fragment for fragment.
+    @Test func largeRebuildEqualsTheBuilder() async throws {
+        let config = ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16"))
+        let proxier = Proxier(config: config, backend: FakeNFTables())
+        var services: [ServicePortName: ServicePortInfo] = [:]
+        var endpoints: [ServicePortName: [EndpointInfo]] = [:]
+        for i in 0..<1500 {
+            let svc = webService(i, nodePort: i % 3 == 0 ? UInt16(30000 + i) : nil)
+            services[svc.name] = svc
+            endpoints[svc.name] = eps(i % 200, 1 + i % 3)
+            await proxier.upsertService(svc)
+            await proxier.setEndpoints(svc.name, endpoints[svc.name]!)
+        }
+        #expect(await proxier.desiredRuleset() == RulesetBuilder(config: config).build(services: services, endpoints: endpoints))
+    }
+
     @Test func driftCheckForcesFullResync() async throws {
         let fake = FakeNFTables()
         let proxier = Proxier(config: ProxyConfig(), backend: fake)
