@@ -49,8 +49,11 @@ struct ProxyNFTBench: AsyncParsableCommand {
         for (name, d) in [
             ("swiftlet first sync (model → table)", [result.firstSync]),
             ("swiftlet full resync (libnftnl batch)", result.fullSync),
+            ("  of which: our encoding", result.fullSyncEncode),
+            ("  of which: kernel, sendto (thread CPU)", result.fullSyncKernelCPU),
             ("nft -f, same ruleset", result.nftFullLoad),
             ("swiftlet one-service add (partial sync)", result.serviceAdd),
+            ("  of which: kernel, sendto (thread CPU)", result.serviceAddKernelCPU),
             ("nft -f, same transaction", result.nftServiceAdd),
             ("swiftlet one-service remove", result.serviceRemove),
             ("nft -f, same transaction", result.nftServiceRemove),

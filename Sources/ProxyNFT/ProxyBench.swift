@@ -17,6 +17,11 @@ package enum ProxyBench {
         package var firstSync: Duration = .zero
         /// Ours: full resync replacing the table (fragments already built).
         package var fullSync: [Duration] = []
+        /// Of each full resync: our encoding, and the kernel's `sendto` (thread CPU time).
+        package var fullSyncEncode: [Duration] = []
+        package var fullSyncKernelCPU: [Duration] = []
+        /// Of each one-service add: the kernel's `sendto` (thread CPU time).
+        package var serviceAddKernelCPU: [Duration] = []
         package var fullSyncOperations = 0
         /// `add table; delete table; table … { … }` of the same ruleset through `nft -f`.
         package var nftFullLoad: [Duration] = []
@@ -105,6 +110,10 @@ package enum ProxyBench {
             // first (a periodic full sync never follows another one closely).
             try await Task.sleep(for: settle)
             r.fullSync.append(try await clock.measure { try await proxier.sync(full: true) })
+            if let t = (backend as? NetlinkNFTables)?.lastApply {
+                r.fullSyncEncode.append(t.encode)
+                r.fullSyncKernelCPU.append(t.kernelCPU)
+            }
             if let netns {
                 try await Task.sleep(for: settle)
                 r.nftFullLoad.append(try nftFile(fullScript, netns: netns))
@@ -116,30 +125,31 @@ package enum ProxyBench {
         /// transactions (from the fragments before and after) through `nft -f`, which leaves the
         /// kernel where ours left it.
         func step(_ name: ServicePortName, before: RulesetFragment?, after: RulesetFragment?,
-                  _ change: () async -> Void, _ undo: () async -> Void) async throws -> (Duration, Duration, Duration?, Duration?)
+                  _ change: () async -> Void, _ undo: () async -> Void) async throws -> (Duration, Duration, Duration?, Duration?, Duration?)
         {
             let forward = try await clock.measure {
                 await change()
                 try await proxier.sync()
             }
+            let forwardKernelCPU = (backend as? NetlinkNFTables)?.lastApply?.kernelCPU
             let back = try await clock.measure {
                 await undo()
                 try await proxier.sync()
             }
-            guard let netns else { return (forward, back, nil, nil) }
+            guard let netns else { return (forward, back, nil, nil, forwardKernelCPU) }
             var a = Ruleset(table: config.tableName, base: RulesetFragment())
             var b = a
             a.services[name] = before
             b.services[name] = after
             let nftForward = try nftFile(NFTTransaction.partial(from: a, to: b, changed: [name]).render(), netns: netns)
             let nftBack = try nftFile(NFTTransaction.partial(from: b, to: a, changed: [name]).render(), netns: netns)
-            return (forward, back, nftForward, nftBack)
+            return (forward, back, nftForward, nftBack, forwardKernelCPU)
         }
 
         for run in 0..<max(1, partialRuns) {
             let extra = service(count + run)
             let extraEndpoints = endpoints(count + run, count: endpointsPerService)
-            let (add, remove, nftAdd, nftRemove) = try await step(
+            let (add, remove, nftAdd, nftRemove, addKernel) = try await step(
                 extra.name, before: nil, after: builder.buildService(extra, endpoints: extraEndpoints)
             ) {
                 await proxier.upsertService(extra)
@@ -149,6 +159,7 @@ package enum ProxyBench {
                 await proxier.setEndpoints(extra.name, [])
             }
             r.serviceAdd.append(add)
+            if let addKernel { r.serviceAddKernelCPU.append(addKernel) }
             r.serviceRemove.append(remove)
             if let nftAdd, let nftRemove {
                 r.nftServiceAdd.append(nftAdd)
@@ -159,7 +170,7 @@ package enum ProxyBench {
             let old = endpoints(run % max(1, count), count: endpointsPerService)
             var new = old
             new[0] = EndpointInfo(ip: IPv4Address(0x0af5_0000 + UInt32(run)), port: 8080)  // 10.245/16: unused elsewhere
-            let (change, _, nftChange, _) = try await step(
+            let (change, _, nftChange, _, _) = try await step(
                 target.name, before: builder.buildService(target, endpoints: old), after: builder.buildService(target, endpoints: new)
             ) {
                 await proxier.setEndpoints(target.name, new)
