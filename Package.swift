@@ -123,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet-bench",
             dependencies: [
-                "KubeAPI", "MiniControlPlane", "Runtime", "TestSupport",
+                "KubeAPI", "MiniControlPlane", "Runtime", "ProxyNFT", "CShim", "TestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "PLEG", "Runtime", "CNI", "KubeAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim", "KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyNFTTests", dependencies: ["ProxyNFT", "CShim", "CMnl", "CNftnl", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APIServerIntegrationTests",
             dependencies: ["TestSupport", "KubeAPI"],

@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh            apt packages + kubectl 1.35 into .tools/
 #   scripts/setup.sh --quiet    the same, with less output
-#   scripts/setup.sh --bench    also the reference runtimes the benchmarks compare with (runc, podman)
+#   scripts/setup.sh --bench    also what the benchmarks compare with or drive (runc, podman, wrk)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +34,7 @@ APT_PACKAGES=(
   containernetworking-plugins curl
   python3-pip unzip
 )
-((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit)
+((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit wrk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 // swiftlet-bench: benchmarks that print figures beside a reference measured in the same run.
 //
 //   swiftlet-bench apiserver [--pods 10000] [--concurrency 64]
+//   swiftlet-bench proxy [--services 10000]     (root: a network namespace of its own)
 //
 // The API server benchmark creates and updates N pods over HTTP with C requests in flight
 // while a watcher receives the events, and runs the same workload (same bytes, same client,
@@ -53,7 +54,7 @@ func waitReady(_ http: HTTPClient, _ url: String, attempts: Int = 400) async thr
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet-bench", abstract: "swiftlet benchmarks, each beside a reference measured in the same run.",
-        subcommands: [APIServerBench.self, SchedulerBench.self, RuntimeBench.self])
+        subcommands: [APIServerBench.self, SchedulerBench.self, RuntimeBench.self, ProxyNFTBench.self, ProxyClientBench.self])
 }
 
 struct Stats {

@@ -30,10 +30,10 @@ enum K {
     static let rejectICMPUnreach: UInt32 = 0, icmpPortUnreach: UInt8 = 3
     static let fibResultAddrtype: UInt32 = 3, fibFSaddr: UInt32 = 1, fibFDaddr: UInt32 = 2, rtnLocal: UInt32 = 2
 
-    static let setAnonymous: UInt32 = 0x1, setConstant: UInt32 = 0x2, setMap: UInt32 = 0x8
+    static let setMap: UInt32 = 0x8
     static let setTimeout: UInt32 = 0x10, setEval: UInt32 = 0x20
     static let dataVerdict: UInt32 = 0xffff_ff00
-    static let typeInteger: UInt32 = 4, typeIPAddr: UInt32 = 7, typeInetProto: UInt32 = 12, typeInetService: UInt32 = 13
+    static let typeIPAddr: UInt32 = 7, typeInetProto: UInt32 = 12, typeInetService: UInt32 = 13
 
     static let nfDrop: UInt32 = 0, nfAccept: UInt32 = 1
     static let nftJump = UInt32(bitPattern: -3), nftGoto = UInt32(bitPattern: -4), nftReturn = UInt32(bitPattern: -5)
@@ -53,28 +53,32 @@ final class NetlinkBatch {
     private(set) var capacity: Int
     private(set) var used = 0
     private(set) var nextSeq: UInt32
-    /// For each message sequence number from `firstSeq`, the index of the operation it encodes.
+    /// For each message sequence number from `firstSeq`, the index of the operation it encodes
+    /// and, for element messages, which of the operation's elements it carries.
     private(set) var operationIndex: [Int] = []
+    private(set) var elementRanges: [Int: Range<Int>] = [:]
     let firstSeq: UInt32
     /// The sequence number of the last operation message (it carries NLM_F_ACK); 0 if none.
     var lastSeq: UInt32 = 0
 
+    /// Zeroed memory (calloc: fresh pages for big batches, no memset), so attribute padding,
+    /// which libmnl does not clear, never carries stale bytes to the kernel.
     init(firstSeq: UInt32, capacity: Int = 1 << 20) {
         self.capacity = capacity
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        self.base = calloc(1, capacity)!
         self.firstSeq = firstSeq
         self.nextSeq = firstSeq
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
 
     private func reserve(_ bytes: Int) {
         guard used + bytes > capacity else { return }
         var newCapacity = capacity * 2
         while newCapacity < used + bytes { newCapacity *= 2 }
-        let fresh = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        let fresh = calloc(1, newCapacity)!
         fresh.copyMemory(from: base, byteCount: used)
-        base.deallocate()
+        free(base)
         base = fresh
         capacity = newCapacity
     }
@@ -99,12 +103,16 @@ final class NetlinkBatch {
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: used) }
 
-    /// The operation a sequence number belongs to (nil for BEGIN/END or unknown).
-    func operation(forSeq seq: UInt32) -> Int? {
+    /// The operation a sequence number belongs to (nil for BEGIN/END or unknown), with the
+    /// elements of that message for element operations.
+    func operation(forSeq seq: UInt32) -> (index: Int, elements: Range<Int>?)? {
         let i = Int(seq &- firstSeq)
         guard i >= 0, i < operationIndex.count, operationIndex[i] >= 0 else { return nil }
-        return operationIndex[i]
+        return (operationIndex[i], elementRanges[i])
     }
+
+    /// Records that the message just appended carries `elements` of its operation.
+    func noteElements(_ elements: Range<Int>) { elementRanges[operationIndex.count - 1] = elements }
 
     /// Sets NLM_F_ACK on the last message before END, so the kernel confirms the whole batch.
     func requestAckOnLastMessage(at offset: Int) {
@@ -115,143 +123,208 @@ final class NetlinkBatch {
     var count: Int { used }
 }
 
-/// Encodes `NFTTransaction` operations as libnftnl messages.
-enum NFTEncoder {
+/// Encodes a transaction as one batch of nf_tables messages. Rules, chains and elements, the
+/// bulk of a sync, are written in place with libmnl (`NFTMessage`); the rest goes through
+/// libnftnl objects. A class, so the hot loop reads `batch` without retaining it per message.
+final class NFTEncoder {
     /// Elements per NEWSETELEM/DELSETELEM message.
     static let elementsPerMessage = 512
 
+    let batch: NetlinkBatch
+    let table: String
+    /// The table name as a C string, written into every message.
+    private let tableC: [CChar]
+    private var setID: UInt32 = 1
+    private var lastOffset = 0
+    private var lastSeq: UInt32 = 0
+    /// The index of the operation being encoded (`NFTTransaction.operations` order).
+    private var index = 0
+
+    private init(batch: NetlinkBatch, table: String) {
+        self.batch = batch
+        self.table = table
+        self.tableC = Array(table.utf8CString)
+    }
+
     static func encode(_ tx: NFTTransaction, firstSeq: UInt32) -> NetlinkBatch {
-        let batch = NetlinkBatch(firstSeq: firstSeq, capacity: max(1 << 20, tx.operations.count * 256))
-        batch.begin()
-        var anonID: UInt32 = 1
-        var lastOffset = 0
-        var lastSeq: UInt32 = 0
-        let table = tx.table
-        for (index, op) in tx.operations.enumerated() {
-            func msg(_ type: UInt16, _ flags: UInt16, reserving: Int = 1 << 16, _ payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
-                lastOffset = batch.count
-                batch.append(operation: index, reserving: reserving) { buf, seq in
-                    lastSeq = seq
-                    let nlh = nftnl_nlmsg_build_hdr(buf, type, K.nfprotoIPv4, flags, seq)!
-                    payload(nlh)
-                    return nlh.pointee.nlmsg_len
-                }
-            }
-            switch op {
-            case .addTable, .deleteTable:
-                let t = nftnl_table_alloc()!
-                defer { nftnl_table_free(t) }
-                nftnl_table_set_str(t, a(NFTNL_TABLE_NAME), table)
-                nftnl_table_set_u32(t, a(NFTNL_TABLE_FAMILY), UInt32(K.nfprotoIPv4))
-                let isAdd = if case .addTable = op { true } else { false }
-                msg(isAdd ? K.msgNewTable : K.msgDelTable, isAdd ? K.nlmFCreate : 0) { nftnl_table_nlmsg_build_payload($0, t) }
-            case .addChain(let c):
-                let ch = chain(table, c.name)
-                defer { nftnl_chain_free(ch) }
-                if let b = c.base {
-                    nftnl_chain_set_u32(ch, a(NFTNL_CHAIN_HOOKNUM), b.hook.number)
-                    nftnl_chain_set_s32(ch, a(NFTNL_CHAIN_PRIO), b.priority)
-                    nftnl_chain_set_str(ch, a(NFTNL_CHAIN_TYPE), b.type)
-                }
-                msg(K.msgNewChain, K.nlmFCreate) { nftnl_chain_nlmsg_build_payload($0, ch) }
-            case .deleteChain(let name):
-                let ch = chain(table, name)
-                defer { nftnl_chain_free(ch) }
-                msg(K.msgDelChain, 0) { nftnl_chain_nlmsg_build_payload($0, ch) }
-            case .flushChain(let name):
-                let r = nftnl_rule_alloc()!
-                defer { nftnl_rule_free(r) }
-                nftnl_rule_set_str(r, a(NFTNL_RULE_TABLE), table)
-                nftnl_rule_set_str(r, a(NFTNL_RULE_CHAIN), name)
-                nftnl_rule_set_u32(r, a(NFTNL_RULE_FAMILY), UInt32(K.nfprotoIPv4))
-                msg(K.msgDelRule, 0) { nftnl_rule_nlmsg_build_payload($0, r) }
-            case .addSet(let def):
-                let s = set(table, def.name)
-                defer { nftnl_set_free(s) }
-                var flags: UInt32 = def.isVerdictMap ? K.setMap : 0
-                if let timeout = def.timeoutSeconds {
-                    flags |= K.setTimeout | K.setEval
-                    nftnl_set_set_u64(s, a(NFTNL_SET_TIMEOUT), UInt64(timeout) * 1000)
-                }
-                nftnl_set_set_u32(s, a(NFTNL_SET_FLAGS), flags)
-                // The kernel requires a set id (for references within the batch) on every new set.
-                nftnl_set_set_u32(s, a(NFTNL_SET_ID), anonID)
-                anonID += 1
-                let (keyType, keyLen) = keyTypeAndLength(def.keyType)
-                nftnl_set_set_u32(s, a(NFTNL_SET_KEY_TYPE), keyType)
-                nftnl_set_set_u32(s, a(NFTNL_SET_KEY_LEN), keyLen)
-                if def.isVerdictMap {
-                    nftnl_set_set_u32(s, a(NFTNL_SET_DATA_TYPE), K.dataVerdict)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_DATA_LEN), 0)
-                }
-                msg(K.msgNewSet, K.nlmFCreate) { nftnl_set_nlmsg_build_payload($0, s) }
-            case .deleteSet(let name):
-                let s = set(table, name)
-                defer { nftnl_set_free(s) }
-                msg(K.msgDelSet, 0) { nftnl_set_nlmsg_build_payload($0, s) }
-            case .addElements(let name, let elements), .deleteElements(let name, let elements):
-                let isAdd = if case .addElements = op { true } else { false }
-                var start = 0
-                while start < elements.count {
-                    let chunk = elements[start..<min(elements.count, start + elementsPerMessage)]
-                    start += chunk.count
-                    let s = set(table, name)
-                    defer { nftnl_set_free(s) }
-                    for el in chunk { nftnl_set_elem_add(s, element(key: keyBytes(el.key), verdict: isAdd ? el.verdict : nil)) }
-                    msg(isAdd ? K.msgNewSetElem : K.msgDelSetElem, isAdd ? K.nlmFCreate : 0, reserving: chunk.count * 256 + 4096) {
-                        nftnl_set_elems_nlmsg_build_payload($0, s)
-                    }
-                }
-            case .addRule(let chainName, let rule):
-                // An anonymous map for `numgen … vmap { … }` goes right before its rule.
-                var anon: (name: String, id: UInt32)? = nil
-                for st in rule.statements {
-                    guard case .numgenVmap(let targets) = st else { continue }
-                    let id = anonID
-                    anonID += 1
-                    let s = set(table, "__map%d")
-                    defer { nftnl_set_free(s) }
-                    nftnl_set_set_u32(s, a(NFTNL_SET_FLAGS), K.setAnonymous | K.setConstant | K.setMap)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_KEY_TYPE), K.typeInteger)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_KEY_LEN), 4)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_DATA_TYPE), K.dataVerdict)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_DATA_LEN), 0)
-                    nftnl_set_set_u32(s, a(NFTNL_SET_ID), id)
-                    // userdata: key byte order = host (nft lists the keys as 0, 1, …).
-                    var udata: [UInt8] = [0, 4, 1, 0, 0, 0]
-                    nftnl_set_set_data(s, a(NFTNL_SET_USERDATA), &udata, UInt32(udata.count))
-                    msg(K.msgNewSet, K.nlmFCreate) { nftnl_set_nlmsg_build_payload($0, s) }
-                    var start = 0
-                    while start < targets.count {
-                        let end = min(targets.count, start + elementsPerMessage)
-                        let es = set(table, "__map%d")
-                        defer { nftnl_set_free(es) }
-                        nftnl_set_set_u32(es, a(NFTNL_SET_ID), id)
-                        for i in start..<end {
-                            var key = UInt32(i)
-                            let key4 = withUnsafeBytes(of: &key) { Array($0) }
-                            nftnl_set_elem_add(es, element(key: key4, verdict: .goto(targets[i])))
-                        }
-                        msg(K.msgNewSetElem, K.nlmFCreate, reserving: (end - start) * 256 + 4096) {
-                            nftnl_set_elems_nlmsg_build_payload($0, es)
-                        }
-                        start = end
-                    }
-                    anon = ("__map%d", id)
-                }
-                let r = nftnl_rule_alloc()!
-                defer { nftnl_rule_free(r) }
-                nftnl_rule_set_str(r, a(NFTNL_RULE_TABLE), table)
-                nftnl_rule_set_str(r, a(NFTNL_RULE_CHAIN), chainName)
-                nftnl_rule_set_u32(r, a(NFTNL_RULE_FAMILY), UInt32(K.nfprotoIPv4))
-                for st in rule.statements { NFTExpressions.add(st, to: r, anonymousMap: anon) }
-                msg(K.msgNewRule, K.nlmFCreate | K.nlmFAppend) { nftnl_rule_nlmsg_build_payload($0, r) }
+        // About 2.2 kB per service port in a full sync: one allocation, no regrowth.
+        let capacity = (1 << 20) + (tx.fullRuleset.map { $0.services.count * 2560 } ?? tx.operationCount * 256)
+        let e = NFTEncoder(batch: NetlinkBatch(firstSeq: firstSeq, capacity: capacity), table: tx.table)
+        e.batch.begin()
+        if let rs = tx.fullRuleset {
+            e.encodeFull(rs)
+        } else {
+            for op in tx.operations { e.encode(op) }
+        }
+        if e.lastSeq != 0 { e.batch.requestAckOnLastMessage(at: e.lastOffset) }
+        e.batch.end()
+        e.batch.lastSeq = e.lastSeq
+        return e.batch
+    }
+
+    /// A full sync straight from the ruleset, in `NFTTransaction.fullOperations` order.
+    private func encodeFull(_ rs: Ruleset) {
+        encode(.addTable)
+        encode(.deleteTable)
+        encode(.addTable)
+        let fragments = rs.orderedFragments
+        for f in fragments { for s in f.sets { encode(.addSet(s)) } }
+        for f in fragments {
+            for c in f.chains {
+                addChain(c.name, c.base)
+                index += 1
             }
         }
-        if lastSeq != 0 { batch.requestAckOnLastMessage(at: lastOffset) }
-        batch.end()
-        batch.lastSeq = lastSeq
-        return batch
+        for f in fragments {
+            for c in f.chains {
+                for r in c.rules {
+                    addRule(c.name, r)
+                    index += 1
+                }
+            }
+        }
+        for (map, els) in Ruleset.mergedElements(fragments) {
+            elements(map, els, add: true)
+            index += 1
+        }
+    }
+
+    private func encode(_ op: NFTOperation) {
+        switch op {
+        case .addTable, .deleteTable:
+            let t = nftnl_table_alloc()!
+            defer { nftnl_table_free(t) }
+            nftnl_table_set_str(t, a(NFTNL_TABLE_NAME), table)
+            nftnl_table_set_u32(t, a(NFTNL_TABLE_FAMILY), UInt32(K.nfprotoIPv4))
+            let isAdd = if case .addTable = op { true } else { false }
+            msg(isAdd ? K.msgNewTable : K.msgDelTable, isAdd ? K.nlmFCreate : 0) { nftnl_table_nlmsg_build_payload($0, t) }
+        case .addChain(let c):
+            addChain(c.name, c.base)
+        case .deleteChain(let name):
+            let ch = Self.chain(table, name)
+            defer { nftnl_chain_free(ch) }
+            msg(K.msgDelChain, 0) { nftnl_chain_nlmsg_build_payload($0, ch) }
+        case .flushChain(let name):
+            let r = nftnl_rule_alloc()!
+            defer { nftnl_rule_free(r) }
+            nftnl_rule_set_str(r, a(NFTNL_RULE_TABLE), table)
+            nftnl_rule_set_str(r, a(NFTNL_RULE_CHAIN), name)
+            nftnl_rule_set_u32(r, a(NFTNL_RULE_FAMILY), UInt32(K.nfprotoIPv4))
+            msg(K.msgDelRule, 0) { nftnl_rule_nlmsg_build_payload($0, r) }
+        case .addSet(let def):
+            let s = Self.set(table, def.name)
+            defer { nftnl_set_free(s) }
+            var flags: UInt32 = def.isVerdictMap ? K.setMap : 0
+            if let timeout = def.timeoutSeconds {
+                flags |= K.setTimeout | K.setEval
+                nftnl_set_set_u64(s, a(NFTNL_SET_TIMEOUT), UInt64(timeout) * 1000)
+            }
+            nftnl_set_set_u32(s, a(NFTNL_SET_FLAGS), flags)
+            // The kernel requires a set id (for references within the batch) on every new set.
+            nftnl_set_set_u32(s, a(NFTNL_SET_ID), setID)
+            setID += 1
+            let (keyType, keyLen) = Self.keyTypeAndLength(def.keyType)
+            nftnl_set_set_u32(s, a(NFTNL_SET_KEY_TYPE), keyType)
+            nftnl_set_set_u32(s, a(NFTNL_SET_KEY_LEN), keyLen)
+            if def.isVerdictMap {
+                nftnl_set_set_u32(s, a(NFTNL_SET_DATA_TYPE), K.dataVerdict)
+                nftnl_set_set_u32(s, a(NFTNL_SET_DATA_LEN), 0)
+            }
+            msg(K.msgNewSet, K.nlmFCreate) { nftnl_set_nlmsg_build_payload($0, s) }
+        case .deleteSet(let name):
+            let s = Self.set(table, name)
+            defer { nftnl_set_free(s) }
+            msg(K.msgDelSet, 0) { nftnl_set_nlmsg_build_payload($0, s) }
+        case .addElements(let name, let els):
+            elements(name, els, add: true)
+        case .deleteElements(let name, let els):
+            elements(name, els, add: false)
+        case .addRule(let chain, let rule):
+            addRule(chain, rule)
+        }
+        index += 1
+    }
+
+    /// Appends one message for the current operation; `payload` fills it after the header.
+    private func msg(_ type: UInt16, _ flags: UInt16, reserving: Int = 1 << 16,
+                              _ payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
+        lastOffset = batch.count
+        var seqUsed: UInt32 = 0
+        batch.append(operation: index, reserving: reserving) { buf, seq in
+            seqUsed = seq
+            let nlh = nftnl_nlmsg_build_hdr(buf, type, K.nfprotoIPv4, flags, seq)!
+            payload(nlh)
+            return nlh.pointee.nlmsg_len
+        }
+        lastSeq = seqUsed
+    }
+
+    private func addChain(_ name: String, _ base: NFTBaseChain?) {
+        msg(K.msgNewChain, K.nlmFCreate) { nlh in
+            let m = NFTMessage(nlh: nlh)
+            tableC.withUnsafeBufferPointer { mnl_attr_put_strz(nlh, NFTA.chainTable, $0.baseAddress!) }
+            m.string(NFTA.chainName, name)
+            if let b = base {
+                m.nest(NFTA.chainHook) {
+                    m.u32(NFTA.hookHooknum, b.hook.number)
+                    m.u32(NFTA.hookPriority, UInt32(bitPattern: b.priority))
+                }
+                m.string(NFTA.chainType, b.type)
+            }
+        }
+    }
+
+    private func addRule(_ chain: String, _ rule: NFTRule) {
+        msg(K.msgNewRule, K.nlmFCreate | K.nlmFAppend) { nlh in
+            let m = NFTMessage(nlh: nlh)
+            tableC.withUnsafeBufferPointer { mnl_attr_put_strz(nlh, NFTA.ruleTable, $0.baseAddress!) }
+            m.string(NFTA.ruleChain, chain)
+            m.nest(NFTA.ruleExpressions) { for st in rule.statements { NFTExpressions.add(st, to: m) } }
+        }
+    }
+
+    /// NEWSETELEM/DELSETELEM messages of up to `elementsPerMessage` elements each.
+    private func elements(_ set: String, _ els: [NFTElement], add: Bool) {
+        let table = table
+        var start = 0
+        while start < els.count {
+            let chunk = els[start..<min(els.count, start + Self.elementsPerMessage)]
+            start += chunk.count
+            msg(add ? K.msgNewSetElem : K.msgDelSetElem, add ? K.nlmFCreate : 0, reserving: chunk.count * 256 + 4096) { nlh in
+                let m = NFTMessage(nlh: nlh)
+                m.string(NFTA.setElemListSet, set)
+                m.string(NFTA.setElemListTable, table)
+                m.nest(NFTA.setElemListElements) {
+                    for el in chunk {
+                        m.nest(NFTA.listElem) {
+                            m.nest(NFTA.setElemKey) { Self.keyValue(m, el.key) }
+                            if add, let v = el.verdict {
+                                m.nest(NFTA.setElemData) { NFTExpressions.verdict(m, v) }
+                            }
+                        }
+                    }
+                }
+            }
+            batch.noteElements(chunk.indices)
+        }
+    }
+
+    /// `NFTA_DATA_VALUE` of a key as the kernel stores it: network order, members padded to 4 bytes.
+    static func keyValue(_ m: NFTMessage, _ key: NFTKey) {
+        var buf: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        let length: Int
+        switch key {
+        case .ipv4(let ip):
+            buf.0 = ip.value.bigEndian
+            length = 4
+        case .protoPort(let p, let port):
+            buf = (UInt32(p.number), UInt32(port.bigEndian), 0)
+            length = 8
+        case .ipv4ProtoPort(let ip, let p, let port):
+            buf = (ip.value.bigEndian, UInt32(p.number), UInt32(port.bigEndian))
+            length = 12
+        }
+        withUnsafeBytes(of: &buf) { mnl_attr_put(m.nlh, NFTA.dataValue, length, $0.baseAddress) }
     }
 
     static func chain(_ table: String, _ name: String) -> OpaquePointer {
@@ -268,17 +341,6 @@ enum NFTEncoder {
         nftnl_set_set_str(s, a(NFTNL_SET_NAME), name)
         nftnl_set_set_u32(s, a(NFTNL_SET_FAMILY), UInt32(K.nfprotoIPv4))
         return s
-    }
-
-    static func element(key: [UInt8], verdict: NFTVerdict?) -> OpaquePointer {
-        let e = nftnl_set_elem_alloc()!
-        var key = key
-        nftnl_set_elem_set(e, a(NFTNL_SET_ELEM_KEY), &key, UInt32(key.count))
-        if let v = verdict {
-            nftnl_set_elem_set_u32(e, a(NFTNL_SET_ELEM_VERDICT), verdictCode(v))
-            if let chain = v.chain { nftnl_set_elem_set_str(e, a(NFTNL_SET_ELEM_CHAIN), chain) }
-        }
-        return e
     }
 
     static func verdictCode(_ v: NFTVerdict) -> UInt32 {
@@ -298,15 +360,6 @@ enum NFTEncoder {
         case .ipv4: (K.typeIPAddr, 4)
         case .protoPort: (K.typeInetProto << 6 | K.typeInetService, 8)
         case .ipv4ProtoPort: (K.typeIPAddr << 12 | K.typeInetProto << 6 | K.typeInetService, 12)
-        }
-    }
-
-    /// Key bytes as the kernel stores them: network order, members padded to 4 bytes.
-    static func keyBytes(_ key: NFTKey) -> [UInt8] {
-        switch key {
-        case .ipv4(let ip): ip.bytes
-        case .protoPort(let p, let port): [p.number, 0, 0, 0, UInt8(port >> 8), UInt8(port & 0xff), 0, 0]
-        case .ipv4ProtoPort(let ip, let p, let port): ip.bytes + [p.number, 0, 0, 0, UInt8(port >> 8), UInt8(port & 0xff), 0, 0]
         }
     }
 }

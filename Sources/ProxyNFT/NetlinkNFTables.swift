@@ -39,6 +39,20 @@ package final class NetlinkNFTables: NFTablesBackend, @unchecked Sendable {
     /// How long to wait for the kernel's answer.
     package var timeoutMilliseconds: Int32 = 30_000
 
+    /// Where the time of one `apply` went: encoding on our side, and the `sendto` in which the
+    /// kernel parses, validates and commits the whole batch (wall time, and this thread's CPU
+    /// time, which other load on the machine does not inflate).
+    package struct ApplyTimings: Sendable {
+        package var encode: Duration
+        package var kernel: Duration
+        package var kernelCPU: Duration
+        package var bytes: Int
+    }
+
+    private var _lastApply: ApplyTimings?
+    /// Timings of the last successful `apply`.
+    package var lastApply: ApplyTimings? { lock.withLock { _lastApply } }
+
     /// Opens a socket in the calling thread's network namespace.
     package convenience init() throws {
         guard let nl = mnl_socket_open(NETLINK_NETFILTER) else {
@@ -79,15 +93,22 @@ package final class NetlinkNFTables: NFTablesBackend, @unchecked Sendable {
     package func apply(_ transaction: NFTTransaction) throws {
         guard !transaction.isEmpty else { return }
         try lock.withLock {
+            let clock = ContinuousClock()
+            let start = clock.now
             let first = seq
             let batch = NFTEncoder.encode(transaction, firstSeq: first)
+            let encoded = clock.now
             let lastSeq = batch.lastSeq
             seq = batch.nextSeq
             let bytes = batch.bytes
             drain()
             var snd = Int32(min(Int(Int32.max), bytes.count + (1 << 16)))
             _ = setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_SNDBUFFORCE, &snd, socklen_t(MemoryLayout<Int32>.size))
+            let sendStart = clock.now
+            let cpu0 = Self.threadCPU()
             let sent = mnl_socket_sendto(socket, bytes.baseAddress, bytes.count)
+            let kernelCPU = Self.threadCPU() - cpu0
+            let kernel = sendStart.duration(to: clock.now)
             guard sent == bytes.count else {
                 throw NFTError(.send, errno: Foundation.errno, "sendto of a \(bytes.count)-byte batch")
             }
@@ -97,7 +118,7 @@ package final class NetlinkNFTables: NFTablesBackend, @unchecked Sendable {
                 guard type == K.nlmsgError else { return true }
                 let code = payload.loadUnaligned(as: Int32.self)
                 if code != 0 && firstError == nil {
-                    let op = batch.operation(forSeq: msgSeq).map { transaction.operations[$0].render(table: transaction.table) }
+                    let op = batch.operation(forSeq: msgSeq).map { transaction.operations[$0.index].render(table: transaction.table, elements: $0.elements) }
                     firstError = NFTError(.kernel, errno: -code, "transaction rejected at: \(op ?? "seq \(msgSeq)")")
                 }
                 return msgSeq != lastSeq
@@ -106,7 +127,15 @@ package final class NetlinkNFTables: NFTablesBackend, @unchecked Sendable {
                 drain()
                 throw firstError
             }
+            _lastApply = ApplyTimings(encode: start.duration(to: encoded), kernel: kernel, kernelCPU: kernelCPU, bytes: bytes.count)
         }
+    }
+
+    /// CPU time of the calling thread.
+    private static func threadCPU() -> Duration {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return .seconds(t.tv_sec) + .nanoseconds(t.tv_nsec)
     }
 
     package func listChains(table: String) throws -> Set<String>? {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The proxy's state and sync logic: the current services and endpoints, the ruleset the
 /// kernel holds, and what changed since. `sync()` writes one transaction: a full one when the
 /// kernel state is unknown (start, failure, drift, periodic resync), a partial one otherwise.
@@ -18,10 +20,13 @@ package actor Proxier {
     private var dirty = Set<ServicePortName>()
     /// The desired ruleset, kept up to date fragment by fragment.
     private var desired: Ruleset
-    /// What the kernel holds after our last successful transaction; nil means unknown.
-    private var applied: Ruleset?
-    /// Service ports whose fragments changed since `applied`.
-    private var changedSinceApplied = Set<ServicePortName>()
+    /// Whether the kernel holds `desired` as of our last successful transaction, apart from
+    /// the fragments in `replaced`. False means unknown: the next sync is a full one.
+    private var inKernel = false
+    /// For each service port changed since the last successful transaction, the fragment the
+    /// kernel holds for it (nil: none). Kept instead of a second whole `Ruleset` so that
+    /// updating `desired` never copies the 10,000-entry dictionary a shared copy would force.
+    private var replaced: [ServicePortName: RulesetFragment?] = [:]
 
     package init(config: ProxyConfig, backend: any NFTablesBackend) {
         self.config = config
@@ -53,7 +58,10 @@ package actor Proxier {
     }
 
     /// Forget what the kernel holds: the next sync is a full one.
-    package func invalidate() { applied = nil }
+    package func invalidate() {
+        inKernel = false
+        replaced.removeAll()
+    }
 
     package var pendingChanges: Int { dirty.count }
 
@@ -64,15 +72,42 @@ package actor Proxier {
     }
 
     private func rebuildDirty() {
-        changedSinceApplied.formUnion(dirty)
-        for name in dirty {
-            if let svc = services[name] {
-                desired.services[name] = builder.buildService(svc, endpoints: endpoints[name] ?? [])
-            } else {
-                desired.services[name] = nil
+        let names = Array(dirty)
+        dirty.removeAll()
+        let inputs = names.map { name in services[name].map { ($0, endpoints[name] ?? []) } }
+        let fragments = Self.build(inputs, with: builder)
+        for (name, fragment) in zip(names, fragments) {
+            if inKernel && replaced.index(forKey: name) == nil { replaced[name] = .some(desired.services[name]) }
+            desired.services[name] = fragment
+        }
+    }
+
+    /// Fragments for (service, endpoints) inputs (nil input: removed service). A large batch,
+    /// such as every service at start-up, is built on all cores: at 10,000 services the build
+    /// is ~150 ms on one.
+    private static func build(_ inputs: [(ServicePortInfo, [EndpointInfo])?], with builder: RulesetBuilder) -> [RulesetFragment?] {
+        @Sendable func one(_ input: (ServicePortInfo, [EndpointInfo])?) -> RulesetFragment? {
+            input.map { builder.buildService($0.0, endpoints: $0.1) }
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard inputs.count >= 1024, cores > 1 else { return inputs.map(one) }
+        var out = [RulesetFragment?](repeating: nil, count: inputs.count)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let slots = UnsafeSendableBuffer(buffer)
+            let chunk = (inputs.count + cores - 1) / cores
+            DispatchQueue.concurrentPerform(iterations: cores) { c in
+                for i in c * chunk..<min(inputs.count, (c + 1) * chunk) { slots.buffer[i] = one(inputs[i]) }
             }
         }
-        dirty.removeAll()
+        return out
+    }
+
+    /// The chain names the kernel holds: `desired`'s, with the replaced fragments swapped back.
+    private var chainNamesInKernel: Set<String> {
+        var names = desired.chainNames
+        for name in replaced.keys { for c in desired.services[name]?.chains ?? [] { names.remove(c.name) } }
+        for old in replaced.values { for c in old?.chains ?? [] { names.insert(c.name) } }
+        return names
     }
 
     // MARK: sync
@@ -85,29 +120,42 @@ package actor Proxier {
     package func sync(full: Bool = false, checkDrift: Bool = false) throws -> SyncResult {
         rebuildDirty()
         var drift = false
-        if checkDrift, let applied {
+        if checkDrift && inKernel {
             let chains = try backend.listChains(table: config.tableName)
-            drift = chains != applied.chainNames
+            drift = chains != chainNamesInKernel
         }
         let tx: NFTTransaction
-        if full || drift || applied == nil {
+        if full || drift || !inKernel {
             tx = .full(desired)
         } else {
-            tx = .partial(from: applied!, to: desired, changed: changedSinceApplied)
+            // Two small rulesets holding only the changed service ports: what the kernel has, what we want.
+            var old = Ruleset(table: desired.table, base: desired.base)
+            var new = old
+            for (name, fragment) in replaced {
+                old.services[name] = fragment
+                new.services[name] = desired.services[name]
+            }
+            tx = .partial(from: old, to: new, changed: Set(replaced.keys))
         }
         do {
             try backend.apply(tx)
         } catch {
-            applied = nil
+            invalidate()
             throw error
         }
-        applied = desired
-        changedSinceApplied.removeAll()
-        return SyncResult(full: tx.isFull, operations: tx.operations.count, driftRepaired: drift)
+        inKernel = true
+        replaced.removeAll()
+        return SyncResult(full: tx.isFull, operations: tx.operationCount, driftRepaired: drift)
     }
 
     /// Removes our table (and only it). Missing is fine.
     package static func cleanup(table: String = ProxyNFTNames.table, backend: any NFTablesBackend) throws {
         try backend.apply(NFTTransaction(table: table, operations: [.addTable, .deleteTable]))
     }
+}
+
+/// Disjoint slots of one buffer, each written by one `concurrentPerform` iteration.
+private struct UnsafeSendableBuffer<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }

@@ -1,29 +1,54 @@
 import Foundation
 
-/// Times syncs of a large synthetic ruleset; the benchmark command wires it in. Runs against
-/// the backend it is given (a socket opened inside a test network namespace), and optionally
-/// loads the same ruleset with `nft -f` inside `netns` as a reference.
+/// Times syncs of a large synthetic ruleset; `swiftlet-bench proxy` and the kernel tests wire
+/// it in. Runs against the backend it is given (a socket opened inside a test network
+/// namespace) and, with `netns`, applies the same ruleset and the same partial transactions
+/// with `nft -f` inside that namespace as the reference, interleaved with ours.
 package enum ProxyBench {
     package struct Result: Sendable, CustomStringConvertible {
         package var services: Int
         package var endpointsPerService: Int
-        package var build: Duration
-        package var fullSync: Duration
-        package var fullSyncOperations: Int
-        package var oneServiceAdd: Duration
-        package var oneEndpointChange: Duration
-        package var nftFileLoad: Duration?
-        /// Chains of the final desired ruleset (to compare with what the kernel lists).
+        /// Chains and rules of the 10k-style table.
         package var chains: Int
+        package var rules: Int
+        /// Building the whole ruleset from the model alone (part of `firstSync`).
+        package var build: Duration
+        /// Ours, as at start-up: the model → ruleset build plus a full sync into an empty table.
+        package var firstSync: Duration = .zero
+        /// Ours: full resync replacing the table (fragments already built).
+        package var fullSync: [Duration] = []
+        /// Of each full resync: our encoding, and the kernel's `sendto` (thread CPU time).
+        package var fullSyncEncode: [Duration] = []
+        package var fullSyncKernelCPU: [Duration] = []
+        /// Of each one-service add: the kernel's `sendto` (thread CPU time).
+        package var serviceAddKernelCPU: [Duration] = []
+        package var fullSyncOperations = 0
+        /// `add table; delete table; table … { … }` of the same ruleset through `nft -f`.
+        package var nftFullLoad: [Duration] = []
+        /// Ours: one new service (model change + partial sync), and its removal.
+        package var serviceAdd: [Duration] = []
+        package var serviceRemove: [Duration] = []
+        /// The same partial transactions through `nft -f`.
+        package var nftServiceAdd: [Duration] = []
+        package var nftServiceRemove: [Duration] = []
+        /// Ours: one endpoint of one service replaced (partial sync).
+        package var endpointChange: [Duration] = []
+        package var nftEndpointChange: [Duration] = []
 
         package var description: String {
-            "services=\(services)x\(endpointsPerService) chains=\(chains) build=\(build) fullSync=\(fullSync) (\(fullSyncOperations) ops) "
-                + "oneServiceAdd=\(oneServiceAdd) oneEndpointChange=\(oneEndpointChange) "
-                + "nft -f=\(nftFileLoad.map { "\($0)" } ?? "-")"
+            func m(_ d: [Duration]) -> String { ProxyBench.median(d).map { "\($0)" } ?? "-" }
+            return "services=\(services)x\(endpointsPerService) chains=\(chains) rules=\(rules) build=\(build) "
+                + "firstSync=\(firstSync) fullSync=\(m(fullSync)) (\(fullSyncOperations) ops) nft -f=\(m(nftFullLoad)) "
+                + "oneServiceAdd=\(m(serviceAdd)) (nft -f \(m(nftServiceAdd))) "
+                + "oneServiceRemove=\(m(serviceRemove)) (nft -f \(m(nftServiceRemove))) "
+                + "oneEndpointChange=\(m(endpointChange)) (nft -f \(m(nftEndpointChange)))"
         }
     }
 
-    /// Synthetic service `i`: ClusterIP 10.96.x.y:80, node port from 30000, endpoints in 10.244/16.
+    package static func median(_ d: [Duration]) -> Duration? { d.isEmpty ? nil : d.sorted()[d.count / 2] }
+
+    /// Synthetic service `i`: ClusterIP 10.96.x.y:80 (10.96.0.10 for `i` = 0), node port from
+    /// 30000 for the first 2,000, endpoints in 10.244/16.
     package static func service(_ i: Int) -> ServicePortInfo {
         ServicePortInfo(
             name: ServicePortName(namespace: "bench", name: "svc-\(i)", port: "http", proto: .tcp),
@@ -39,46 +64,146 @@ package enum ProxyBench {
         }
     }
 
-    package static func run(
-        services count: Int = 10_000, endpointsPerService: Int = 2, backend: any NFTablesBackend, netns: String? = nil
-    ) async throws -> Result {
-        let clock = ContinuousClock()
-        let config = ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16"))
-        let proxier = Proxier(config: config, backend: backend)
-        for i in 0..<count {
+    /// Adds synthetic services `range` to `proxier` (endpoints included), without syncing.
+    package static func populate(_ proxier: Proxier, _ range: Range<Int>, endpointsPerService: Int) async {
+        for i in range {
             let svc = service(i)
             await proxier.upsertService(svc)
             await proxier.setEndpoints(svc.name, endpoints(i, count: endpointsPerService))
         }
-        var ruleset: Ruleset? = nil
-        let build = await clock.measure { ruleset = await proxier.desiredRuleset() }
-        // Reference first: `nft -f` of the same table (add; delete; recreate), then ours replaces it.
-        var nft: Duration? = nil
-        if let netns, let rs = ruleset {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-proxybench-\(getpid()).nft").path
-            let script = "add table ip \(rs.table)\ndelete table ip \(rs.table)\n" + rs.render()
-            try script.write(toFile: path, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            p.arguments = ["netns", "exec", netns, "nft", "-f", path]
-            let start = clock.now
-            try p.run()
-            p.waitUntilExit()
-            nft = p.terminationStatus == 0 ? start.duration(to: clock.now) : nil
-        }
+    }
+
+    /// - Parameters:
+    ///   - fullRuns: full syncs (ours and `nft -f` alternately, each replacing the other's table).
+    ///   - partialRuns: one-service adds/removes and endpoint changes.
+    ///   - settle: pause before each full sync and full `nft -f`.
+    ///   - netns: where `nft -f` runs for the reference; nil skips it.
+    package static func run(
+        services count: Int = 10_000, endpointsPerService: Int = 2, fullRuns: Int = 3, partialRuns: Int = 11,
+        settle: Duration = .seconds(2), backend: any NFTablesBackend, netns: String? = nil
+    ) async throws -> Result {
+        let clock = ContinuousClock()
+        let config = ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16"))
+        let builder = RulesetBuilder(config: config)
+        let proxier = Proxier(config: config, backend: backend)
+        await populate(proxier, 0..<count, endpointsPerService: endpointsPerService)
         var ops = 0
-        let full = try await clock.measure { ops = try await proxier.sync(full: true).operations }
-        let extra = service(count)
-        await proxier.upsertService(extra)
-        await proxier.setEndpoints(extra.name, endpoints(count, count: endpointsPerService))
-        let add = try await clock.measure { try await proxier.sync() }
-        await proxier.setEndpoints(service(0).name, endpoints(0, count: endpointsPerService, generation: 7))
-        let change = try await clock.measure { try await proxier.sync() }
-        return Result(
-            services: count, endpointsPerService: endpointsPerService, build: build, fullSync: full,
-            fullSyncOperations: ops, oneServiceAdd: add, oneEndpointChange: change, nftFileLoad: nft,
-            chains: await proxier.desiredRuleset().chainNames.count
-        )
+        let first = try await clock.measure { ops = try await proxier.sync().operations }
+        var r: Result
+        let fullScript: String
+        do {  // the snapshot goes out of scope before the partial syncs, so they never copy it
+            let ruleset = await proxier.desiredRuleset()
+            var services: [ServicePortName: ServicePortInfo] = [:]
+            var eps: [ServicePortName: [EndpointInfo]] = [:]
+            for i in 0..<count {
+                services[service(i).name] = service(i)
+                eps[service(i).name] = endpoints(i, count: endpointsPerService)
+            }
+            let build = clock.measure { _ = builder.build(services: services, endpoints: eps) }
+            let rules = ruleset.orderedFragments.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
+            r = Result(services: count, endpointsPerService: endpointsPerService, chains: ruleset.chainNames.count,
+                       rules: rules, build: build, firstSync: first, fullSyncOperations: ops)
+            fullScript = netns == nil ? "" : "add table ip \(ruleset.table)\ndelete table ip \(ruleset.table)\n" + ruleset.render()
+        }
+        for _ in 0..<max(1, fullRuns) {
+            // Each replaced table is freed by a kernel worker after the commit; let it finish
+            // first (a periodic full sync never follows another one closely).
+            try await Task.sleep(for: settle)
+            r.fullSync.append(try await clock.measure { try await proxier.sync(full: true) })
+            if let t = (backend as? NetlinkNFTables)?.lastApply {
+                r.fullSyncEncode.append(t.encode)
+                r.fullSyncKernelCPU.append(t.kernelCPU)
+            }
+            if let netns {
+                try await Task.sleep(for: settle)
+                r.nftFullLoad.append(try nftFile(fullScript, netns: netns))
+            }
+        }
+        // The kernel now holds what `nft -f` loaded, the same objects as ours: partial syncs go on from there.
+
+        /// Times `change` + a partial sync, then `undo` + a partial sync; then the same two
+        /// transactions (from the fragments before and after) through `nft -f`, which leaves the
+        /// kernel where ours left it.
+        func step(_ name: ServicePortName, before: RulesetFragment?, after: RulesetFragment?,
+                  _ change: () async -> Void, _ undo: () async -> Void) async throws -> (Duration, Duration, Duration?, Duration?, Duration?)
+        {
+            let forward = try await clock.measure {
+                await change()
+                try await proxier.sync()
+            }
+            let forwardKernelCPU = (backend as? NetlinkNFTables)?.lastApply?.kernelCPU
+            let back = try await clock.measure {
+                await undo()
+                try await proxier.sync()
+            }
+            guard let netns else { return (forward, back, nil, nil, forwardKernelCPU) }
+            var a = Ruleset(table: config.tableName, base: RulesetFragment())
+            var b = a
+            a.services[name] = before
+            b.services[name] = after
+            let nftForward = try nftFile(NFTTransaction.partial(from: a, to: b, changed: [name]).render(), netns: netns)
+            let nftBack = try nftFile(NFTTransaction.partial(from: b, to: a, changed: [name]).render(), netns: netns)
+            return (forward, back, nftForward, nftBack, forwardKernelCPU)
+        }
+
+        for run in 0..<max(1, partialRuns) {
+            let extra = service(count + run)
+            let extraEndpoints = endpoints(count + run, count: endpointsPerService)
+            let (add, remove, nftAdd, nftRemove, addKernel) = try await step(
+                extra.name, before: nil, after: builder.buildService(extra, endpoints: extraEndpoints)
+            ) {
+                await proxier.upsertService(extra)
+                await proxier.setEndpoints(extra.name, extraEndpoints)
+            } _: {
+                await proxier.removeService(extra.name)
+                await proxier.setEndpoints(extra.name, [])
+            }
+            r.serviceAdd.append(add)
+            if let addKernel { r.serviceAddKernelCPU.append(addKernel) }
+            r.serviceRemove.append(remove)
+            if let nftAdd, let nftRemove {
+                r.nftServiceAdd.append(nftAdd)
+                r.nftServiceRemove.append(nftRemove)
+            }
+
+            let target = service(run % max(1, count))
+            let old = endpoints(run % max(1, count), count: endpointsPerService)
+            var new = old
+            new[0] = EndpointInfo(ip: IPv4Address(0x0af5_0000 + UInt32(run)), port: 8080)  // 10.245/16: unused elsewhere
+            let (change, _, nftChange, _, _) = try await step(
+                target.name, before: builder.buildService(target, endpoints: old), after: builder.buildService(target, endpoints: new)
+            ) {
+                await proxier.setEndpoints(target.name, new)
+            } _: {
+                await proxier.setEndpoints(target.name, old)
+            }
+            r.endpointChange.append(change)
+            if let nftChange { r.nftEndpointChange.append(nftChange) }
+        }
+        return r
+    }
+
+    /// Runs `nft -f` on `script` inside `netns`; the wall time of the whole command (what a
+    /// kube-proxy-style proxier pays per sync).
+    package static func nftFile(_ script: String, netns: String) throws -> Duration {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-proxybench-\(getpid()).nft").path
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", netns, "nft", "-f", path]
+        p.standardOutput = FileHandle.nullDevice
+        let clock = ContinuousClock()
+        let start = clock.now
+        try p.run()
+        let deadline = start.advanced(by: .seconds(600))  // 185 s was the worst form measured
+        while p.isRunning && clock.now < deadline { usleep(1000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        let took = start.duration(to: clock.now)
+        guard p.terminationStatus == 0 else {
+            throw NFTError(.kernel, "nft -f failed (exit \(p.terminationStatus)) on:\n\(script.prefix(2000))")
+        }
+        return took
     }
 }

@@ -118,8 +118,9 @@ package enum NFTStatement: Hashable, Sendable {
     case saddrInSet(String)
     /// `<key> vmap @map`: the key expression matches the map's key type.
     case vmap(NFTKeyType, String)
-    /// `numgen random mod N vmap { 0 : goto c0, 1 : goto c1, … }` (an anonymous map).
-    case numgenVmap([String])
+    /// `numgen random mod N 0`: true with probability 1/N, a fresh random number per
+    /// evaluation. A chain of these picks an endpoint uniformly without any set (README, "Syncs").
+    case numgenIsZero(modulus: UInt32)
     /// `update @set { ip saddr }`
     case updateSaddr(String)
     /// `dnat to ip:port`
@@ -148,9 +149,7 @@ package enum NFTStatement: Hashable, Sendable {
             case .protoPort: "meta l4proto . th dport vmap @\(map)"
             case .ipv4ProtoPort: "ip daddr . meta l4proto . th dport vmap @\(map)"
             }
-        case .numgenVmap(let chains):
-            "numgen random mod \(chains.count) vmap { "
-                + chains.enumerated().map { "\($0.offset) : goto \($0.element)" }.joined(separator: ", ") + " }"
+        case .numgenIsZero(let modulus): "numgen random mod \(modulus) 0"
         case .updateSaddr(let s): "update @\(s) { ip saddr }"
         case .dnat(let ip, let port): "dnat to \(ip):\(port)"
         case .masquerade: "masquerade fully-random"
@@ -162,7 +161,6 @@ package enum NFTStatement: Hashable, Sendable {
     /// Chains this statement jumps or goes to.
     package var referencedChains: [String] {
         switch self {
-        case .numgenVmap(let chains): chains
         case .verdict(let v): v.chain.map { [$0] } ?? []
         default: []
         }
@@ -241,6 +239,16 @@ package struct Ruleset: Hashable, Sendable {
     /// Base first, then services in name order.
     package var orderedFragments: [RulesetFragment] {
         [base] + services.keys.sorted().map { services[$0]! }
+    }
+
+    /// The elements of each shared map, gathered over the fragments in order; non-empty maps
+    /// only, in map-name order.
+    package var mergedElements: [(map: String, elements: [NFTElement])] { Self.mergedElements(orderedFragments) }
+
+    static func mergedElements(_ fragments: [RulesetFragment]) -> [(map: String, elements: [NFTElement])] {
+        var byMap: [String: [NFTElement]] = [:]
+        for f in fragments { for (map, els) in f.elements { byMap[map, default: []].append(contentsOf: els) } }
+        return byMap.keys.sorted().compactMap { byMap[$0]!.isEmpty ? nil : ($0, byMap[$0]!) }
     }
 
     /// All chain names.

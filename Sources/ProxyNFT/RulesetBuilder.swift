@@ -85,9 +85,10 @@ package struct RulesetBuilder: Sendable {
         let cluster = Self.usable(endpoints)
         let local = Self.usable(endpoints.filter(\.isLocal))
         let needsLocal = svc.externalTrafficPolicy == .local || svc.internalTrafficPolicy == .local
-        let svcChain = N.serviceChain(name)
-        let svlChain = N.serviceLocalChain(name)
-        let extChain = N.externalChain(name)
+        let hash = N.hash(name.description)  // once for the three per-service chain names
+        let svcChain = N.serviceChainPrefix + hash
+        let svlChain = N.serviceLocalChainPrefix + hash
+        let extChain = N.externalChainPrefix + hash
         let noEndpointVerdict: NFTVerdict = cluster.isEmpty ? .goto(N.rejectChain) : .drop
 
         // Endpoint chains (and affinity sets) for every endpoint either policy chain uses.
@@ -107,10 +108,17 @@ package struct RulesetBuilder: Sendable {
             f.chains.append(NFTChainDef(name: chain, rules: rules))
         }
 
+        // Affinity first (a client seen before keeps its endpoint), then a uniform pick with
+        // iptables-statistic-style probability rules: rule i (of N) matches with probability
+        // 1/(N-i), the last one always, so every endpoint gets 1/N. No anonymous or shared
+        // verdict map: those make a 10,000-service transaction quadratic in the kernel (README).
         func dispatchRules(_ eps: [EndpointInfo]) -> [NFTRule] {
             var rules: [NFTRule] = []
             for e in eps { if let set = affinity[e] { rules.append(NFTRule([.saddrInSet(set), .verdict(.goto(N.endpointChain(name, e)))])) } }
-            rules.append(NFTRule([.numgenVmap(eps.map { N.endpointChain(name, $0) })]))
+            for (i, e) in eps.enumerated() {
+                let go = NFTStatement.verdict(.goto(N.endpointChain(name, e)))
+                rules.append(NFTRule(i == eps.count - 1 ? [go] : [.numgenIsZero(modulus: UInt32(eps.count - i)), go]))
+            }
             return rules
         }
 

@@ -9,15 +9,16 @@ package enum NFTOperation: Hashable, Sendable {
     case addSet(NFTSetDef)
     case deleteSet(String)
     case addChain(NFTChainDef)
-    /// Delete all rules of a chain (anonymous maps of those rules go with them).
+    /// Delete all rules of a chain.
     case flushChain(String)
     case deleteChain(String)
     case addRule(chain: String, NFTRule)
     case addElements(set: String, [NFTElement])
     case deleteElements(set: String, [NFTElement])
 
-    /// `nft` syntax of this operation for table `table`.
-    package func render(table: String) -> String {
+    /// `nft` syntax of this operation for table `table`; for element operations, optionally
+    /// only the elements in `elements` (the ones of one message).
+    package func render(table: String, elements range: Range<Int>? = nil) -> String {
         let t = "ip \(table)"
         switch self {
         case .addTable: return "add table \(t)"
@@ -36,9 +37,9 @@ package enum NFTOperation: Hashable, Sendable {
         case .deleteChain(let name): return "delete chain \(t) \(name)"
         case .addRule(let chain, let rule): return "add rule \(t) \(chain) \(rule)"
         case .addElements(let set, let els):
-            return "add element \(t) \(set) { \(els.map(\.description).joined(separator: ", ")) }"
+            return "add element \(t) \(set) { \(els[range ?? els.indices].map(\.description).joined(separator: ", ")) }"
         case .deleteElements(let set, let els):
-            return "delete element \(t) \(set) { \(els.map(\.key.description).joined(separator: ", ")) }"
+            return "delete element \(t) \(set) { \(els[range ?? els.indices].map(\.key.description).joined(separator: ", ")) }"
         }
     }
 }
@@ -46,17 +47,46 @@ package enum NFTOperation: Hashable, Sendable {
 /// An ordered list of operations applied atomically.
 package struct NFTTransaction: Hashable, Sendable {
     package var table: String
-    package var operations: [NFTOperation]
     /// A full sync recreates the whole table.
     package var isFull: Bool
+    /// For a full sync, the ruleset itself: the encoder walks its fragments, and the operation
+    /// list (106,000 entries at 10,000 services × 2 endpoints, 35 ms to build) is only made
+    /// when asked for (render, tests, the operation named in a kernel error).
+    package let fullRuleset: Ruleset?
+    private let listed: [NFTOperation]
 
     package init(table: String, operations: [NFTOperation] = [], isFull: Bool = false) {
         self.table = table
-        self.operations = operations
+        self.listed = operations
         self.isFull = isFull
+        self.fullRuleset = nil
     }
 
-    package var isEmpty: Bool { operations.isEmpty }
+    private init(full rs: Ruleset) {
+        table = rs.table
+        listed = []
+        isFull = true
+        fullRuleset = rs
+    }
+
+    /// The operations in the order the kernel sees them.
+    package var operations: [NFTOperation] { fullRuleset.map(Self.fullOperations) ?? listed }
+
+    package var operationCount: Int {
+        guard let rs = fullRuleset else { return listed.count }
+        var n = 3
+        var maps = Set<String>()
+        func count(_ f: RulesetFragment) {
+            n += f.sets.count + f.chains.count
+            for c in f.chains { n += c.rules.count }
+            for (map, els) in f.elements where !els.isEmpty { maps.insert(map) }
+        }
+        count(rs.base)
+        for f in rs.services.values { count(f) }
+        return n + maps.count
+    }
+
+    package var isEmpty: Bool { operationCount == 0 }
 
     /// The transaction as an `nft -f` script.
     package func render() -> String { operations.map { $0.render(table: table) }.joined(separator: "\n") + "\n" }
@@ -64,18 +94,20 @@ package struct NFTTransaction: Hashable, Sendable {
     /// Full sync: create-if-missing, delete and recreate our table, all in one transaction, so
     /// stale chains, rules and elements (ours or anybody's drift) cannot survive. Other tables
     /// are never named.
-    package static func full(_ rs: Ruleset) -> NFTTransaction {
-        var ops: [NFTOperation] = [.addTable, .deleteTable, .addTable]
+    package static func full(_ rs: Ruleset) -> NFTTransaction { NFTTransaction(full: rs) }
+
+    /// The operations of a full sync: the table, sets, chains, then rules (every chain exists
+    /// before a rule jumps to it), then elements gathered per map (one operation each, sent 512
+    /// to a message: one message per service's element cost the kernel a set lookup and a
+    /// message parse apiece). `NFTEncoder` walks the ruleset in exactly this order.
+    static func fullOperations(_ rs: Ruleset) -> [NFTOperation] {
         let fragments = rs.orderedFragments
+        var ops: [NFTOperation] = [.addTable, .deleteTable, .addTable]
         for f in fragments { for s in f.sets { ops.append(.addSet(s)) } }
         for f in fragments { for c in f.chains { ops.append(.addChain(NFTChainDef(name: c.name, base: c.base))) } }
         for f in fragments { for c in f.chains { for r in c.rules { ops.append(.addRule(chain: c.name, r)) } } }
-        for f in fragments {
-            for map in f.elements.keys.sorted() where !(f.elements[map]!.isEmpty) {
-                ops.append(.addElements(set: map, f.elements[map]!))
-            }
-        }
-        return NFTTransaction(table: rs.table, operations: ops, isFull: true)
+        for (map, els) in Ruleset.mergedElements(fragments) { ops.append(.addElements(set: map, els)) }
+        return ops
     }
 
     /// Partial sync from `old` (what the kernel holds) to `new`: only the fragments that differ

@@ -7,13 +7,31 @@ func svcName(_ name: String, ns: String = "default", port: String = "http", prot
     ServicePortName(namespace: ns, name: name, port: port, proto: proto)
 }
 
+extension NFTStatement {
+    /// The chain of a `goto` verdict statement.
+    var gotoTarget: String? { if case .verdict(.goto(let chain)) = self { chain } else { nil } }
+}
+
 @Suite struct RulesetBuilderTests {
     let builder = RulesetBuilder(config: ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16")))
 
     @Test func sha256KnownAnswer() {
         let hex = SHA256.hash(Array("abc".utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         #expect(hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hash([UInt8](repeating: 0x61, count: 1000)).count == 32)
+        // Lengths around the padding boundary (one or two tail blocks) and several blocks.
+        let known = [
+            0: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            55: "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318",
+            56: "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a",
+            63: "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34",
+            64: "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb",
+            119: "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb",
+            1000: "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3",
+        ]
+        for (n, digest) in known {
+            let hex = SHA256.hash([UInt8](repeating: 0x61, count: n)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            #expect(hex == digest, "\(n) × a")
+        }
     }
 
     @Test func chainNamesAreStableShortAndDistinct() {
@@ -56,7 +74,8 @@ func svcName(_ name: String, ns: String = "default", port: String = "http", prot
         let chain = f.chains.first { $0.name == svcChain }!
         #expect(chain.rules.map(\.description) == [
             "ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-            "numgen random mod 2 vmap { 0 : goto \(sep5), 1 : goto \(sep6) }",
+            "numgen random mod 2 0 goto \(sep5)",
+            "goto \(sep6)",
         ])
         let sep = f.chains.first { $0.name == sep5 }!
         #expect(sep.rules.map(\.description) == [
@@ -64,6 +83,33 @@ func svcName(_ name: String, ns: String = "default", port: String = "http", prot
             "meta l4proto tcp dnat to 10.244.1.5:8080",
         ])
         #expect(f.chains.count == 3 && f.sets.isEmpty)
+    }
+
+    /// The probability rules give every endpoint 1/N: rule i matches with 1/(N-i) of what
+    /// reaches it, the last one takes the rest. Affinity lookups come first.
+    @Test func endpointChoiceIsUniformAndAffinityComesFirst() {
+        let name = svcName("many")
+        for n in 1...7 {
+            let eps = (0..<n).map { EndpointInfo(ip: IPv4Address(0x0af4_0100 + UInt32($0)), port: 80) }
+            for timeout: UInt32? in [nil, 60] {
+                let svc = ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.20")], port: 80, sessionAffinityTimeout: timeout)
+                let rules = builder.buildService(svc, endpoints: eps).chains.first { $0.name == ProxyNFTNames.serviceChain(name) }!.rules
+                    .filter { $0.statements.last?.gotoTarget?.hasPrefix("sep-") == true }
+                let affinity = timeout == nil ? 0 : n
+                #expect(rules.count == affinity + n)
+                #expect(rules.prefix(affinity).allSatisfy { if case .saddrInSet = $0.statements[0] { true } else { false } })
+                var reaching = 1.0
+                var share: [String: Double] = [:]
+                for rule in rules.dropFirst(affinity) {
+                    let p: Double = if case .numgenIsZero(let m) = rule.statements[0] { 1 / Double(m) } else { 1 }
+                    share[rule.statements.last!.gotoTarget!, default: 0] += reaching * p
+                    reaching *= 1 - p
+                }
+                #expect(reaching == 0)
+                #expect(share.count == n)
+                #expect(share.values.allSatisfy { abs($0 - 1 / Double(n)) < 1e-12 }, "n=\(n): \(share)")
+            }
+        }
     }
 
     @Test func serviceWithoutEndpointsIsRejectedNotBlackholed() {
@@ -117,7 +163,7 @@ func svcName(_ name: String, ns: String = "default", port: String = "http", prot
             "goto \(ProxyNFTNames.serviceLocalChain(name))",
         ])
         let svl = f.chains.first { $0.name == ProxyNFTNames.serviceLocalChain(name) }!
-        #expect(svl.rules.map(\.description) == ["numgen random mod 1 vmap { 0 : goto \(ProxyNFTNames.endpointChain(name, local)) }"])
+        #expect(svl.rules.map(\.description) == ["goto \(ProxyNFTNames.endpointChain(name, local))"])
         // No local endpoint: external traffic is dropped, ClusterIP still served.
         let g = builder.buildService(svc, endpoints: [remote])
         #expect(g.elements["no-endpoint-nodeports"] == [NFTElement(.protoPort(.tcp, 30080), .drop)])

@@ -46,7 +46,8 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
             add rule ip swiftlet-proxy \(newSep) ip saddr 10.244.1.17 jump mark-for-masquerade
             add rule ip swiftlet-proxy \(newSep) meta l4proto tcp dnat to 10.244.1.17:8080
             add rule ip swiftlet-proxy \(svc1) ip daddr 10.96.1.1 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-            add rule ip swiftlet-proxy \(svc1) numgen random mod 2 vmap { 0 : goto \(ProxyNFTNames.endpointChain(services[1].name, eps(1, 2)[0])), 1 : goto \(newSep) }
+            add rule ip swiftlet-proxy \(svc1) numgen random mod 2 0 goto \(ProxyNFTNames.endpointChain(services[1].name, eps(1, 2)[0]))
+            add rule ip swiftlet-proxy \(svc1) goto \(newSep)
 
             """)
         #expect(NFTTransaction.partial(from: after, to: after).isEmpty)
@@ -95,6 +96,52 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
         await proxier.removeService(webService(1).name)
         await #expect(throws: NFTError.self) { try await proxier.sync() }
         #expect(try await proxier.sync().full)
+    }
+
+    /// The proxier keeps only the replaced fragments, not a second ruleset: its partial
+    /// transaction must still be the diff between what the kernel holds and what is wanted.
+    @Test func partialSyncIsTheDiffSinceTheLastSuccessfulSync() async throws {
+        let fake = FakeNFTables()
+        let proxier = Proxier(config: ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16")), backend: fake)
+        for i in 0..<5 {
+            await proxier.upsertService(webService(i, nodePort: UInt16(30000 + i)))
+            await proxier.setEndpoints(webService(i).name, eps(i, 2))
+        }
+        try await proxier.sync()
+        let before = await proxier.desiredRuleset()
+        await proxier.setEndpoints(webService(1).name, eps(1, 3))
+        _ = await proxier.desiredRuleset()  // rebuilt in between: the kernel's fragment is the one to diff from
+        await proxier.setEndpoints(webService(1).name, eps(1, 1))
+        await proxier.removeService(webService(2).name)
+        await proxier.upsertService(webService(7))
+        await proxier.setEndpoints(webService(3).name, eps(3, 2))  // no change
+        await proxier.upsertService(webService(8))
+        _ = await proxier.desiredRuleset()
+        await proxier.removeService(webService(8).name)  // came and went
+        let after = await proxier.desiredRuleset()
+        // The drift check compares the kernel with the fragments it still holds, not the new ones.
+        let r = try await proxier.sync(checkDrift: true)
+        #expect(!r.full && !r.driftRepaired)
+        #expect(fake.transactions.last == NFTTransaction.partial(from: before, to: after))
+        #expect(fake.chains == after.chainNames)
+        // The next drift check compares against the new state and finds nothing.
+        #expect(try await proxier.sync(checkDrift: true) == .init(full: false, operations: 0, driftRepaired: false))
+    }
+
+    /// A big batch of changes is built on all cores; the result is the builder's, fragment for fragment.
+    @Test func largeRebuildEqualsTheBuilder() async throws {
+        let config = ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16"))
+        let proxier = Proxier(config: config, backend: FakeNFTables())
+        var services: [ServicePortName: ServicePortInfo] = [:]
+        var endpoints: [ServicePortName: [EndpointInfo]] = [:]
+        for i in 0..<1500 {
+            let svc = webService(i, nodePort: i % 3 == 0 ? UInt16(30000 + i) : nil)
+            services[svc.name] = svc
+            endpoints[svc.name] = eps(i % 200, 1 + i % 3)
+            await proxier.upsertService(svc)
+            await proxier.setEndpoints(svc.name, endpoints[svc.name]!)
+        }
+        #expect(await proxier.desiredRuleset() == RulesetBuilder(config: config).build(services: services, endpoints: endpoints))
     }
 
     @Test func driftCheckForcesFullResync() async throws {
