@@ -153,7 +153,12 @@ import Testing
         tcp.tcpSocket = TCPSocketAction(port: .int(Int32(server.port)))
         #expect(await prober.run(tcp, container: c, containerID: "x", podIP: "127.0.0.1") == .success(""))
         server.stop()
-        let refused = await prober.run(tcp, container: c, containerID: "x", podIP: "127.0.0.1")
+        // the listener closes on the server's own thread: wait until connects fail, then check the wording
+        var refused = await prober.run(tcp, container: c, containerID: "x", podIP: "127.0.0.1")
+        for _ in 0..<50 where refused == .success("") {
+            try await Task.sleep(for: .milliseconds(100))
+            refused = await prober.run(tcp, container: c, containerID: "x", podIP: "127.0.0.1")
+        }
         #expect(refused == .failure("dial tcp 127.0.0.1:\(server.port): connect: connection refused"))
     }
 
@@ -240,6 +245,9 @@ final class TinyHTTPServer: @unchecked Sendable {
         }
         if first {
             usleep(150_000)
+            // shutdown first: a close alone leaves the socket listening while the accept
+            // thread is blocked in accept(2)
+            shutdown(fd, Int32(SHUT_RDWR))
             close(fd)
         }
     }

@@ -27,14 +27,14 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-roll")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "roll")
+        try await kubectl(h, "create", "namespace", "roll")
         let kubelet = FakeKubelet(client: client, namespace: "roll")
         await kubelet.start()
         defer { Task { await kubelet.stop() } }
         let watch = try h.kubectlBackground("-n", "roll", "get", "events", "--watch")
         defer { watch.stop() }
-        try kubectl(h, "apply", "-f", "-", stdin: Self.deployment(image: "busybox:1.36"))
-        let out = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s")
+        try await kubectl(h, "apply", "-f", "-", stdin: Self.deployment(image: "busybox:1.36"))
+        let out = try await kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s")
         #expect(out.contains("successfully rolled out"))
 
         // sample ready pods all through the rollout: never fewer than replicas - maxUnavailable
@@ -52,8 +52,8 @@ struct ControllerIntegrationTests {
             }
             return minReady
         }
-        try kubectl(h, "-n", "roll", "set", "image", "deployment/web", "c=busybox:1.37")
-        let out2 = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=90s", timeout: 100)
+        try await kubectl(h, "-n", "roll", "set", "image", "deployment/web", "c=busybox:1.37")
+        let out2 = try await kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=90s", timeout: 100)
         sampler.cancel()
         let minReady = await sampler.value
         #expect(out2.contains("successfully rolled out"))
@@ -67,10 +67,10 @@ struct ControllerIntegrationTests {
         #expect(sets.map { $0.spec?.replicas ?? -1 }.sorted() == [0, 4])
         #expect(Set(sets.compactMap { $0.metadata.annotations?["deployment.kubernetes.io/revision"] }) == ["1", "2"])
 
-        let history = try kubectl(h, "-n", "roll", "rollout", "history", "deployment/web")
+        let history = try await kubectl(h, "-n", "roll", "rollout", "history", "deployment/web")
         #expect(history.contains("1") && history.contains("2"))
-        try kubectl(h, "-n", "roll", "rollout", "undo", "deployment/web")
-        _ = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=90s", timeout: 100)
+        try await kubectl(h, "-n", "roll", "rollout", "undo", "deployment/web")
+        _ = try await kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=90s", timeout: 100)
         let d = try await client.get(Deployment.self, namespace: "roll", name: "web")
         #expect(d.spec?.template.spec?.containers.first?.image == "busybox:1.36")
         #expect(d.metadata.annotations?["deployment.kubernetes.io/revision"] == "3")
@@ -82,7 +82,7 @@ struct ControllerIntegrationTests {
         let watched = watch.output.string
         #expect(watched.contains("ScalingReplicaSet") && watched.contains("deployment/web"))
         #expect(watched.contains("SuccessfulCreate") && watched.contains("replicaset/web-"))
-        let events = try kubectl(h, "-n", "roll", "get", "events", "--sort-by=.lastTimestamp")
+        let events = try await kubectl(h, "-n", "roll", "get", "events", "--sort-by=.lastTimestamp")
         #expect(events.contains("ScalingReplicaSet"))
         #expect(events.range(of: #"Scaled up replica set web-[a-z0-9]+ from 0 to"#, options: .regularExpression) != nil)
         #expect(events.range(of: #"Scaled down replica set web-[a-z0-9]+ from \d+ to \d+"#, options: .regularExpression) != nil)
@@ -90,8 +90,8 @@ struct ControllerIntegrationTests {
         #expect(events.contains("SuccessfulDelete"))
 
         // restart makes a new template revision
-        try kubectl(h, "-n", "roll", "rollout", "restart", "deployment/web")
-        _ = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=90s", timeout: 100)
+        try await kubectl(h, "-n", "roll", "rollout", "restart", "deployment/web")
+        _ = try await kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=90s", timeout: 100)
         #expect(try await client.list(ReplicaSet.self, namespace: "roll").items.count == 3)
     }
 
@@ -99,14 +99,14 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-recreate")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "roll")
+        try await kubectl(h, "create", "namespace", "roll")
         let kubelet = FakeKubelet(client: client, namespace: "roll")
         await kubelet.start()
         defer { Task { await kubelet.stop() } }
         let yaml = Self.deployment(image: "busybox:1.36", replicas: 2)
             .replacingOccurrences(of: "{type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 1}}", with: "{type: Recreate}")
-        try kubectl(h, "apply", "-f", "-", stdin: yaml)
-        _ = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s")
+        try await kubectl(h, "apply", "-f", "-", stdin: yaml)
+        _ = try await kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s")
         let sampler = Task { () -> Bool in
             // old and new pods must never be alive together
             let end = ContinuousClock.now + .seconds(60)
@@ -119,8 +119,8 @@ struct ControllerIntegrationTests {
             }
             return true
         }
-        try kubectl(h, "-n", "roll", "set", "image", "deployment/web", "c=busybox:1.37")
-        _ = try kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s", timeout: 70)
+        try await kubectl(h, "-n", "roll", "set", "image", "deployment/web", "c=busybox:1.37")
+        _ = try await kubectl(h, "-n", "roll", "rollout", "status", "deployment/web", "--timeout=60s", timeout: 70)
         sampler.cancel()
         #expect(await sampler.value, "old and new pods ran at the same time under Recreate")
     }
@@ -129,10 +129,10 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-deadline")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "roll")
+        try await kubectl(h, "create", "namespace", "roll")
         // no kubelet: pods never become ready
         let yaml = Self.deployment(image: "busybox:1.36", replicas: 2).replacingOccurrences(of: "  replicas: 2\n", with: "  replicas: 2\n  progressDeadlineSeconds: 2\n")
-        try kubectl(h, "apply", "-f", "-", stdin: yaml)
+        try await kubectl(h, "apply", "-f", "-", stdin: yaml)
         let r = try h.kubectl("-n", "roll", "rollout", "status", "deployment/web", "--timeout=30s", timeout: 40)
         #expect(!r.ok)
         #expect(r.stderr.contains("exceeded its progress deadline"), "\(r)")
@@ -146,7 +146,7 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-sts")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "sts")
+        try await kubectl(h, "create", "namespace", "sts")
         let kubelet = FakeKubelet(client: client, namespace: "sts", delay: .milliseconds(400))
         await kubelet.start()
         defer { Task { await kubelet.stop() } }
@@ -163,8 +163,8 @@ struct ControllerIntegrationTests {
                 spec:
                   containers: [{name: c, image: "busybox:1.36"}]
             """
-        try kubectl(h, "apply", "-f", "-", stdin: yaml)
-        _ = try kubectl(h, "-n", "sts", "rollout", "status", "statefulset/web", "--timeout=60s")
+        try await kubectl(h, "apply", "-f", "-", stdin: yaml)
+        _ = try await kubectl(h, "-n", "sts", "rollout", "status", "statefulset/web", "--timeout=60s")
         let seen = await kubelet.seen
         #expect(seen == ["web-0", "web-1", "web-2"])
         let pods = try await client.list(Pod.self, namespace: "sts").items.sorted { $0.name < $1.name }
@@ -172,8 +172,8 @@ struct ControllerIntegrationTests {
         #expect(pods.allSatisfy { $0.spec?.subdomain == "web" })
         #expect(pods.map { $0.metadata.labels?["apps.kubernetes.io/pod-index"] ?? "" } == ["0", "1", "2"])
 
-        try kubectl(h, "-n", "sts", "set", "image", "statefulset/web", "c=busybox:1.37")
-        _ = try kubectl(h, "-n", "sts", "rollout", "status", "statefulset/web", "--timeout=90s", timeout: 100)
+        try await kubectl(h, "-n", "sts", "set", "image", "statefulset/web", "c=busybox:1.37")
+        _ = try await kubectl(h, "-n", "sts", "rollout", "status", "statefulset/web", "--timeout=90s", timeout: 100)
         let deletedOrder = await kubelet.deletedNames
         #expect(deletedOrder == ["web-2", "web-1", "web-0"])
         let after = try await client.list(Pod.self, namespace: "sts").items
@@ -181,12 +181,12 @@ struct ControllerIntegrationTests {
         let s = try await client.get(StatefulSet.self, namespace: "sts", name: "web")
         #expect(s.status?.currentRevision == s.status?.updateRevision)
         #expect(s.status?.updatedReplicas == 3 && s.status?.readyReplicas == 3)
-        let events = try kubectl(h, "-n", "sts", "get", "events")
+        let events = try await kubectl(h, "-n", "sts", "get", "events")
         #expect(events.contains("create Pod web-0 in StatefulSet web successful"))
         #expect(events.contains("delete Pod web-2 in StatefulSet web successful"))
 
         // scale down removes the highest ordinal first
-        try kubectl(h, "-n", "sts", "scale", "statefulset/web", "--replicas=1")
+        try await kubectl(h, "-n", "sts", "scale", "statefulset/web", "--replicas=1")
         #expect(await until(.seconds(30)) { try await client.list(Pod.self, namespace: "sts").items.map(\.name) == ["web-0"] })
         let order = await kubelet.deletedNames.suffix(2)
         #expect(Array(order) == ["web-2", "web-1"])
@@ -196,26 +196,26 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-gc")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "roll")
+        try await kubectl(h, "create", "namespace", "roll")
         let kubelet = FakeKubelet(client: client, namespace: "roll", delay: .zero)
         await kubelet.start()
         defer { Task { await kubelet.stop() } }
         func deploy() async throws {
-            try kubectl(h, "apply", "-f", "-", stdin: Self.deployment(image: "busybox:1.36", replicas: 2))
+            try await kubectl(h, "apply", "-f", "-", stdin: Self.deployment(image: "busybox:1.36", replicas: 2))
             #expect(await until { try await client.list(Pod.self, namespace: "roll").items.count == 2 })
         }
         try await deploy()
-        try kubectl(h, "-n", "roll", "delete", "deployment", "web")
+        try await kubectl(h, "-n", "roll", "delete", "deployment", "web")
         #expect(await until { try await client.list(ReplicaSet.self, namespace: "roll").items.isEmpty })
         #expect(await until { try await client.list(Pod.self, namespace: "roll").items.isEmpty })
 
         try await deploy()
-        try kubectl(h, "-n", "roll", "delete", "deployment", "web", "--cascade=foreground", timeout: 60)
+        try await kubectl(h, "-n", "roll", "delete", "deployment", "web", "--cascade=foreground", timeout: 60)
         #expect(try await client.list(Pod.self, namespace: "roll").items.isEmpty)
         #expect(try await client.list(ReplicaSet.self, namespace: "roll").items.isEmpty)
 
         try await deploy()
-        try kubectl(h, "-n", "roll", "delete", "deployment", "web", "--cascade=orphan")
+        try await kubectl(h, "-n", "roll", "delete", "deployment", "web", "--cascade=orphan")
         #expect(await until { (try? await client.get(Deployment.self, namespace: "roll", name: "web")) == nil })
         try await Task.sleep(for: .seconds(2))
         let sets = try await client.list(ReplicaSet.self, namespace: "roll").items
@@ -228,7 +228,7 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-ep")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "ep")
+        try await kubectl(h, "create", "namespace", "ep")
         let kubelet = FakeKubelet(client: client, namespace: "ep", delay: .zero)
         await kubelet.setOutcome { p in p.name == "b" ? nil : .ready }
         await kubelet.start()
@@ -251,7 +251,7 @@ struct ControllerIntegrationTests {
             metadata: {name: b, namespace: ep, labels: {app: web}}
             spec: {containers: [{name: c, image: busybox, ports: [{name: http, containerPort: 8080}]}]}
             """
-        try kubectl(h, "apply", "-f", "-", stdin: yaml)
+        try await kubectl(h, "apply", "-f", "-", stdin: yaml)
         // b has an IP but is not ready (the scheduler may write its status too: retry conflicts)
         #expect(await until(.seconds(10)) {
             var b = try await client.get(Pod.self, namespace: "ep", name: "b")
@@ -279,13 +279,13 @@ struct ControllerIntegrationTests {
         #expect(slice?.ports?.first?.port == 8080 && slice?.ports?.first?.name == "http")
         #expect(slice?.metadata.ownerReferences?.first?.kind == "Service")
         #expect(slice?.metadata.labels?["endpointslice.kubernetes.io/managed-by"] == "endpointslice-controller.k8s.io")
-        let listed = try kubectl(h, "-n", "ep", "get", "endpoints", "web")
+        let listed = try await kubectl(h, "-n", "ep", "get", "endpoints", "web")
         #expect(listed.contains("8080"))
 
         // deleting the ready pod empties the ready set; deleting the service removes everything
-        try kubectl(h, "-n", "ep", "delete", "pod", "a")
+        try await kubectl(h, "-n", "ep", "delete", "pod", "a")
         #expect(await until { (try await client.get(Endpoints.self, namespace: "ep", name: "web")).subsets?.first?.addresses == nil })
-        try kubectl(h, "-n", "ep", "delete", "service", "web")
+        try await kubectl(h, "-n", "ep", "delete", "service", "web")
         #expect(await until { (try? await client.get(Endpoints.self, namespace: "ep", name: "web")) == nil })
         #expect(await until { try await client.list(EndpointSlice.self, namespace: "ep").items.isEmpty })
     }
@@ -294,7 +294,7 @@ struct ControllerIntegrationTests {
         let h = try ServerHarness(name: "ctl-job")
         defer { h.stop() }
         let client = APIClient(baseURL: h.baseURL)
-        try kubectl(h, "create", "namespace", "jobs")
+        try await kubectl(h, "create", "namespace", "jobs")
         let kubelet = FakeKubelet(client: client, namespace: "jobs", delay: .milliseconds(100))
         await kubelet.setOutcome { p in p.metadata.labels?["job-name"] == "bad" ? .failed : .succeeded }
         await kubelet.start()
@@ -315,15 +315,15 @@ struct ControllerIntegrationTests {
               backoffLimit: 1
               template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}
             """
-        try kubectl(h, "apply", "-f", "-", stdin: yaml)
-        try kubectl(h, "-n", "jobs", "wait", "--for=condition=complete", "job/good", "--timeout=60s", timeout: 70)
-        try kubectl(h, "-n", "jobs", "wait", "--for=condition=failed", "job/bad", "--timeout=60s", timeout: 70)
+        try await kubectl(h, "apply", "-f", "-", stdin: yaml)
+        try await kubectl(h, "-n", "jobs", "wait", "--for=condition=complete", "job/good", "--timeout=60s", timeout: 70)
+        try await kubectl(h, "-n", "jobs", "wait", "--for=condition=failed", "job/bad", "--timeout=60s", timeout: 70)
         let good = try await client.get(Job.self, namespace: "jobs", name: "good")
         #expect(good.status?.succeeded == 3 && good.status?.completionTime != nil)
         let bad = try await client.get(Job.self, namespace: "jobs", name: "bad")
         #expect(bad.status?.failed == 2)
         #expect(bad.status?.conditions?.first { $0.type == "Failed" }?.reason == "BackoffLimitExceeded")
-        let events = try kubectl(h, "-n", "jobs", "get", "events")
+        let events = try await kubectl(h, "-n", "jobs", "get", "events")
         #expect(events.contains("Job completed") && events.contains("BackoffLimitExceeded"))
     }
 
@@ -340,7 +340,7 @@ struct ControllerIntegrationTests {
             }
             _ = try await client.create(node)
         }
-        try kubectl(h, "create", "namespace", "ds")
+        try await kubectl(h, "create", "namespace", "ds")
         #expect(await until { (try? await client.get(ServiceAccount.self, namespace: "ds", name: "default")) != nil })
         let yaml = """
             apiVersion: apps/v1
@@ -352,7 +352,7 @@ struct ControllerIntegrationTests {
                 metadata: {labels: {app: agent}}
                 spec: {containers: [{name: c, image: busybox}]}
             """
-        try kubectl(h, "apply", "-f", "-", stdin: yaml)
+        try await kubectl(h, "apply", "-f", "-", stdin: yaml)
         #expect(await until { try await client.list(Pod.self, namespace: "ds").items.count == 2 })
         try await Task.sleep(for: .seconds(1))
         let pods = try await client.list(Pod.self, namespace: "ds").items

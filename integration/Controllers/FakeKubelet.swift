@@ -103,10 +103,14 @@ actor FakeKubelet {
     var deletedNames: [String] { deleted }
 }
 
-/// Runs kubectl against the harness and fails the test on a non-zero exit.
+/// Runs kubectl against the harness and fails the test on a non-zero exit. The wait happens
+/// on a dispatch thread, never on one of the few cooperative threads: the fake kubelet and the
+/// test's own async polling need those meanwhile (a blocked pool starved a rollout for 90 s).
 @discardableResult
-func kubectl(_ h: ServerHarness, _ args: String..., stdin: String? = nil, timeout: TimeInterval = 60) throws -> String {
-    let r = try h.kubectl(args: args, stdin: stdin, timeout: timeout)
+func kubectl(_ h: ServerHarness, _ args: String..., stdin: String? = nil, timeout: TimeInterval = 60) async throws -> String {
+    let r = try await withCheckedThrowingContinuation { (c: CheckedContinuation<CommandResult, any Error>) in
+        DispatchQueue.global().async { c.resume(with: Result { try h.kubectl(args: args, stdin: stdin, timeout: timeout) }) }
+    }
     guard r.ok else { throw KubectlFailed(args: args, result: r) }
     return r.stdout
 }

@@ -83,7 +83,7 @@ struct NodeLifecycleAndElectionTests {
         #expect(try await client.get(Pod.self, namespace: "default", name: "elsewhere").metadata.deletionTimestamp == nil)
         let alive = try await client.get(Node.self, name: "alive")
         #expect((alive.spec?.taints ?? []).isEmpty)
-        let events = try kubectl(h, "get", "events", "-A")
+        let events = try await kubectl(h, "get", "events", "-A")
         #expect(events.contains("Marking for deletion Pod default/quick"))
         #expect(events.contains("NodeNotReady"))
 
@@ -117,19 +117,19 @@ struct NodeLifecycleAndElectionTests {
             leader = (try await client.get(Lease.self, namespace: "kube-system", name: "kube-controller-manager")).spec?.holderIdentity ?? ""
             return !leader.isEmpty
         })
-        try kubectl(h, "create", "deployment", "one", "--image=busybox", "--replicas=3")
+        try await kubectl(h, "create", "deployment", "one", "--image=busybox", "--replicas=3")
         #expect(await until(.seconds(20)) { try await client.list(Pod.self, namespace: "default").items.count == 3 })
         // events are written asynchronously: let the leader's SuccessfulCreate events land first
-        func createEvents() throws -> [String] {
-            try kubectl(h, "get", "events").components(separatedBy: "\n").filter { $0.contains("SuccessfulCreate") && $0.contains("replicaset/one-") }
+        func createEvents() async throws -> [String] {
+            try await kubectl(h, "get", "events").components(separatedBy: "\n").filter { $0.contains("SuccessfulCreate") && $0.contains("replicaset/one-") }
         }
-        #expect(await until(.seconds(10)) { try createEvents().count == 3 })
+        #expect(await until(.seconds(10)) { try await createEvents().count == 3 })
 
         let killedAt = ContinuousClock.now
         managers[leader]?.stop(SIGKILL)
         managers[leader] = nil
         let survivor = leader == "cm-a" ? "cm-b" : "cm-a"
-        try kubectl(h, "create", "deployment", "two", "--image=busybox", "--replicas=2")
+        try await kubectl(h, "create", "deployment", "two", "--image=busybox", "--replicas=2")
         #expect(await until(.seconds(20)) {
             (try await client.get(Lease.self, namespace: "kube-system", name: "kube-controller-manager")).spec?.holderIdentity == survivor
         })
@@ -145,7 +145,7 @@ struct NodeLifecycleAndElectionTests {
         #expect(try await client.list(ReplicaSet.self, namespace: "default").items.count == 2)
         let lease = try await client.get(Lease.self, namespace: "kube-system", name: "kube-controller-manager")
         #expect((lease.spec?.leaseTransitions ?? 0) >= 1)
-        let creates = try createEvents()
+        let creates = try await createEvents()
         #expect(creates.count == 3, "SuccessfulCreate events for one: \(creates)")
     }
 }
