@@ -77,8 +77,8 @@ struct ContainerTests {
     @Test func cgroupLimitsAreWrittenAndOOMKills() async throws {
         try await withHarness { h in
             let sb = try await h.runtime.runPodSandbox(h.sandboxConfig("cg"))
-            // long enough for the checks below to see it alive on a loaded machine, then it eats memory
-            var c = h.container("hog", "sleep 3; a=$(yes | head -c 200000000); echo survived")
+            // it eats memory only when the test says so (a file appears), after the checks below
+            var c = h.container("hog", "while [ ! -e /tmp/go ]; do sleep 0.1; done; a=$(yes | head -c 200000000); echo survived")
             c.resources = LinuxResources(cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000,
                                          memoryLimitBytes: 32 << 20, pidsLimit: 64)
             let id = try await h.runtime.createContainer(sandboxID: sb, c)
@@ -93,9 +93,12 @@ struct ContainerTests {
             #expect(read("cpu/\(path)/cpu.shares") == "512")
             #expect(read("cpu/\(path)/cpu.cfs_quota_us") == "50000")
             #expect(read("pids/\(path)/pids.max") == "64")
-            #expect(read("memory/\(path)/cgroup.procs").split(separator: "\n").contains(Substring(String(pid))))
+            func member() -> Bool { read("memory/\(path)/cgroup.procs").split(separator: "\n").contains(Substring(String(pid))) }
+            for _ in 0..<100 where !member() { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(member(), "pid \(pid), cgroup.procs: \(read("memory/\(path)/cgroup.procs"))")
             let stats = try await h.runtime.containerStats(id)
             #expect(stats.memoryWorkingSetBytes > 0)
+            _ = try await h.runtime.execSync(id, cmd: ["touch", "/tmp/go"], timeout: 10)
             let s = try await h.waitExited(id, seconds: 30)
             #expect(s.reason == "OOMKilled" && s.exitCode == 137, "\(s.reason) \(s.exitCode) \(h.log(s))")
         }
