@@ -108,7 +108,7 @@ struct RuntimeBench: AsyncParsableCommand {
                 done.signal()
             }
             done.wait()
-            Self.removeCgroups("/" + cfg.cgroupRoot)
+            removeCgroupTrees("/" + cfg.cgroupRoot)
         }
         let (lat, wall) = try await timed { i in
             var c = PodSandboxConfig(name: "p\(i)", namespace: "bench", uid: "uid-p\(i)")
@@ -152,20 +152,11 @@ struct RuntimeBench: AsyncParsableCommand {
     func podmanPods(dir: String, tar: String, view: LegacyCgroupView) async throws -> Result {
         let root = dir + "/podman"
         let parent = "/swiftlet-bench-podman-\(getpid())"
-        let base = ["--root", root + "/storage", "--runroot", root + "/run", "--tmpdir", root + "/tmp", "--cgroup-manager", "cgroupfs",
-                    "--runtime", podmanRuntime, "--events-backend", "none", "--storage-driver", "overlay"]
-        // podman raises RLIMIT_NOFILE to the system maximum by default, which this VM refuses
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n".write(toFile: root + "/containers.conf", atomically: true, encoding: .utf8)
-        let env = ["CONTAINERS_CONF": root + "/containers.conf"]
-        let podman = view.prefix + [self.podman] + base
-        let podmanRun: @Sendable ([String]) throws -> CommandResult = { args in
-            try Command.run(podman[0], Array(podman.dropFirst()) + args, env: env, timeout: 120)
-        }
+        let podman = try PrivatePodman(root: root, runtime: podmanRuntime, view: view, podman: self.podman)
+        let podmanRun: @Sendable ([String]) throws -> CommandResult = { try podman.run($0) }
         defer {
-            _ = try? podmanRun(["pod", "rm", "-f", "-a", "-t", "0"])
-            _ = try? podmanRun(["system", "reset", "-f"])
-            Self.removeCgroups(parent)
+            podman.reset()
+            removeCgroupTrees(parent)
         }
         // the image's command is what the infra (pause-like) container runs
         let imp = try podmanRun(["import", "--change", #"CMD ["/bin/sleep","36000"]"#, tar, "localhost/bench/busybox"])
@@ -213,7 +204,7 @@ struct RuntimeBench: AsyncParsableCommand {
         let ids = (0..<pods).map { "bench-\(getpid())-\($0)" }
         defer {
             for id in ids { _ = try? runOCI(["--root", state, "delete", "-f", id]) }
-            Self.removeCgroups(parent)
+            removeCgroupTrees(parent)
         }
         // one bundle per container (its own cgroup under our subtree), written before timing
         for i in 0..<pods {
@@ -229,23 +220,6 @@ struct RuntimeBench: AsyncParsableCommand {
             guard r.ok else { throw CleanExit.message("\(crun) run: \(r)") }
         }
         return Result(label: "\((crun as NSString).lastPathComponent) run --detach (bundle)", latencies: lat, wall: wall)
-    }
-
-    /// Removes `/sys/fs/cgroup/<controller><parent>` trees this benchmark created (deepest first).
-    static func removeCgroups(_ parent: String) {
-        let fm = FileManager.default
-        guard let controllers = try? fm.contentsOfDirectory(atPath: "/sys/fs/cgroup") else { return }
-        for c in controllers {
-            let top = "/sys/fs/cgroup/\(c)\(parent)"
-            guard fm.fileExists(atPath: top) else { continue }
-            var dirs: [String] = []
-            if let e = fm.enumerator(atPath: top) {
-                for case let sub as String in e where (try? fm.attributesOfItem(atPath: top + "/" + sub)[.type] as? FileAttributeType) == .typeDirectory {
-                    dirs.append(top + "/" + sub)
-                }
-            }
-            for d in dirs.sorted(by: { $0.count > $1.count }) + [top] { rmdir(d) }
-        }
     }
 }
 

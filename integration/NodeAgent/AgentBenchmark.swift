@@ -132,32 +132,18 @@ struct AgentBenchmark {
         guard FileManager.default.isExecutableFile(atPath: podman), FileManager.default.isExecutableFile(atPath: crun) else {
             return "  podman reference: podman/crun not installed (scripts/setup.sh --bench)"
         }
-        let root = lab.dir + "/podman"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        // podman raises RLIMIT_NOFILE to the system maximum by default, which this VM refuses
-        try "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n".write(toFile: root + "/containers.conf", atomically: true, encoding: .utf8)
         let view = try LegacyCgroupView()
         defer { view.close() }
         // podman 4.3's kube play has no --cgroup-parent: with cgroupfs its pods go under
         // /libpod_parent, a subtree of its own, removed afterwards if this run made it
         let parent = "/libpod_parent"
         let parentExisted = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory" + parent)
-        let base = ["/usr/bin/nsenter", "--net=" + NetnsLab.path(lab.node), podman, "--root", root + "/storage", "--runroot", root + "/run",
-                    "--tmpdir", root + "/tmp", "--cgroup-manager", "cgroupfs", "--runtime", crun, "--events-backend", "none",
-                    "--storage-driver", "overlay"]
-        let env = ["CONTAINERS_CONF": root + "/containers.conf"]
-        func pm(_ args: [String], timeout: TimeInterval = 120) throws -> CommandResult {
-            try view.run(base + args, env: env, timeout: timeout)
-        }
+        let root = lab.dir + "/podman"
+        let podmanIn = try PrivatePodman(root: root, runtime: crun, view: view, netns: lab.node, podman: podman)
+        func pm(_ args: [String], timeout: TimeInterval = 120) throws -> CommandResult { try podmanIn.run(args, timeout: timeout) }
         defer {
-            _ = try? pm(["pod", "rm", "-f", "-a", "-t", "0"], timeout: 300)
-            _ = try? pm(["system", "reset", "-f"])
-            for c in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] where !parentExisted {
-                let top = "/sys/fs/cgroup/\(c)\(parent)"
-                let subs = (FileManager.default.enumerator(atPath: top)?.allObjects as? [String] ?? []).sorted { $0.count > $1.count }
-                for d in subs { rmdir(top + "/" + d) }
-                rmdir(top)
-            }
+            podmanIn.reset()
+            if !parentExisted { removeCgroupTrees(parent) }
         }
         try pm(["import", "--change", #"CMD ["/bin/sleep","3600"]"#, "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                 lab.dir + "/busybox-layer.tar", "localhost/bench/busybox"]).check()
