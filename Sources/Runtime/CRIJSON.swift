@@ -66,6 +66,7 @@ package enum CRIJSON {
         c.annotations = o["annotations"] as? [String: String] ?? [:]
         c.logPath = o["log_path"] as? String ?? ""
         c.stdin = o["stdin"] as? Bool ?? false
+        c.stdinOnce = o["stdin_once"] as? Bool ?? false
         c.tty = o["tty"] as? Bool ?? false
         let linux = o["linux"] as? [String: Any] ?? [:]
         let r = linux["resources"] as? [String: Any] ?? [:]

@@ -99,6 +99,8 @@ package struct ContainerConfig: Codable, Sendable, Equatable {
     /// Relative to the sandbox's logDirectory: <container>/<restartCount>.log.
     package var logPath: String = ""
     package var stdin = false
+    /// Close stdin once the first attached client that sent input has gone.
+    package var stdinOnce = false
     package var tty = false
     package var resources = LinuxResources()
     package var security = SecurityContext()
@@ -202,8 +204,11 @@ package protocol ContainerRuntime: Sendable {
     func containerStats(_ id: String) async throws -> ContainerStats
     /// Runs `cmd` in the container and collects its output, killing it after `timeout` seconds (0 = none).
     func execSync(_ id: String, cmd: [String], timeout: Int) async throws -> ExecResult
-    /// Starts `cmd` in the container with piped stdin/stdout/stderr (for streaming bridges).
-    func exec(_ id: String, cmd: [String]) async throws -> ExecSession
+    /// Starts `cmd` in the container with piped stdin/stdout/stderr (for streaming bridges);
+    /// with `tty`, on a terminal of the container's own (stdout carries its output).
+    func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession
+    /// Connects to a running container's stdio (`kubectl attach`).
+    func attach(_ id: String, stdin: Bool) async throws -> AttachSession
     /// Makes the shim reopen the container's log file (after rotation).
     func reopenContainerLog(_ id: String) async throws
 }
@@ -221,8 +226,12 @@ package protocol ImageService: Sendable {
 }
 
 extension ContainerRuntime {
-    package func exec(_ id: String, cmd: [String]) async throws -> ExecSession {
+    package func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession {
         throw RuntimeError(.unsupported, "exec")
+    }
+
+    package func attach(_ id: String, stdin: Bool) async throws -> AttachSession {
+        throw RuntimeError(.unsupported, "attach")
     }
 }
 

@@ -351,6 +351,10 @@ package actor LinuxRuntime: ContainerRuntime {
         for p in r.process.maskedPaths { shim.add("masked", p) }
         for p in r.process.readonlyPaths { shim.add("readonly", p) }
         if let adj = r.config.resources.oomScoreAdj { shim.add("oom_score_adj", String(adj)) }
+        shim.add("attach", "1")
+        if r.config.tty { shim.add("tty", "1") }
+        if r.config.stdin { shim.add("stdin", "1") }
+        if r.config.stdinOnce { shim.add("stdin_once", "1") }
         _ = try await startShim(shim, dir: dir + "/state", what: "container \(r.config.name)")
     }
 
@@ -470,7 +474,7 @@ package actor LinuxRuntime: ContainerRuntime {
         return ContainerStats(id: id, cpuUsageNanos: s.cpuUsageNanos, memoryWorkingSetBytes: s.memoryWorkingSetBytes)
     }
 
-    private func execConfig(_ id: String, cmd: [String]) throws -> String {
+    private func execConfig(_ id: String, cmd: [String], tty: Bool = false) throws -> String {
         guard !cmd.isEmpty else { throw RuntimeError(.invalidArgument, "exec needs a command") }
         let r = try loadContainer(id)
         let sb = try loadSandbox(r.sandboxID)
@@ -480,6 +484,10 @@ package actor LinuxRuntime: ContainerRuntime {
         var shim = ShimConfig()
         for f in cgroups.procsFiles(r.cgroup) { shim.add("cgroup", f) }
         try addProcess(&shim, r, joining: s.pid, sandbox: sb.config, newMountNamespace: false, cmd: cmd)
+        if tty {
+            shim.add("tty", "1")
+            shim.add("control_fd", "3")
+        }
         let path = containerDir(id) + "/exec-\(newID()).conf"
         try writeFileAtomically(path, Data(shim.text.utf8))
         return path
@@ -495,8 +503,21 @@ package actor LinuxRuntime: ContainerRuntime {
         return ExecResult(stdout: out.stdout, stderr: out.stderr, exitCode: out.status)
     }
 
-    package func exec(_ id: String, cmd: [String]) async throws -> ExecSession {
-        try ExecSession(shim: config.shimPath, config: try execConfig(id, cmd: cmd))
+    package func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession {
+        let cfg = try execConfig(id, cmd: cmd, tty: tty)
+        do { return try ExecSession(shim: config.shimPath, config: cfg, tty: tty) } catch {
+            unlink(cfg)
+            throw error
+        }
+    }
+
+    package func attach(_ id: String, stdin: Bool) async throws -> AttachSession {
+        _ = try loadContainer(id)
+        let dir = containerDir(id) + "/state"
+        guard let s = ShimState(path: dir + "/state"), s.running else {
+            throw RuntimeError(.invalidState, "container \(id) is not running")
+        }
+        return try AttachSession(stateDir: dir, stdin: stdin)
     }
 
     package func reopenContainerLog(_ id: String) async throws {

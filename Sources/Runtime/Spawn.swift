@@ -1,7 +1,69 @@
 package import Foundation
+import CShim
 import Glibc
 
-/// Runs helper executables (the shim, tar). Process uses posix_spawn: no fork in Swift.
+/// A child started with posix_spawn and reaped with waitpid. Not Foundation's `Process`: it
+/// sometimes never notices a child's exit (swift-corelibs-foundation#4795), and it cannot hand
+/// the child a descriptor beyond stdio (an exec's terminal control fd).
+package struct ChildProcess: Sendable {
+    package let pid: Int32
+
+    /// Starts `path args` with `fds[i]` as its descriptor i (the caller's fds are close-on-exec,
+    /// so no other child inherits them), a clean signal mask and default dispositions, and
+    /// `environment` (ours when nil).
+    package init(_ path: String, _ args: [String], fds: [Int32], environment: [String: String]? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (i, fd) in fds.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(i)) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([path] + args).map { strdup($0) } + [nil]
+        let envp = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        guard rc == 0 else { throw RuntimeError(.startFailed, "spawn \(path): \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    /// Blocks until the child exits; its exit code, or 128 + the signal that ended it.
+    package func waitBlocking() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 255 }
+        }
+        let signaled = status & 0x7f
+        return signaled == 0 ? (status >> 8) & 0xff : 128 + signaled
+    }
+
+    /// Waits on a dispatch thread, not a cooperative one.
+    package func wait() async -> Int32 {
+        await withCheckedContinuation { cont in
+            DispatchQueue.global().async { cont.resume(returning: waitBlocking()) }
+        }
+    }
+}
+
+/// A close-on-exec pipe: `read` and `write` ends.
+func makePipe() throws -> (read: Int32, write: Int32) {
+    var fds: [Int32] = [-1, -1]
+    guard swl_pipe_cloexec(&fds) == 0 else { throw RuntimeError.sys("pipe", "") }
+    return (fds[0], fds[1])
+}
+
+/// Runs helper executables (the shim, tar).
 enum Spawn {
     struct Output: Sendable {
         var status: Int32
@@ -12,17 +74,22 @@ enum Spawn {
 
     /// Runs `path args`, collecting output; after `timeout` seconds (0 = none) sends SIGTERM.
     static func run(_ path: String, _ args: [String], timeout: Double = 0) async throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        do { try p.run() } catch {
-            throw RuntimeError(.startFailed, "spawn \(path): \(error.localizedDescription)")
+        let out = try makePipe(), err = try makePipe()
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let child: ChildProcess
+        do {
+            defer {
+                close(devNull)
+                close(out.write)
+                close(err.write)
+            }
+            child = try ChildProcess(path, args, fds: [devNull, out.write, err.write])
+        } catch {
+            close(out.read)
+            close(err.read)
+            throw error
         }
-        let pid = p.processIdentifier
+        let pid = child.pid
         let fired = TimeoutFlag()
         // A dispatch timer, not a Task: the deadline must hold even when the cooperative pool
         // is busy (a starved pool let an exec run 30 s past its 1 s timeout).
@@ -38,15 +105,14 @@ enum Spawn {
                 let errBox = DataBox()
                 group.enter()
                 DispatchQueue.global().async {
-                    errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+                    errBox.data = FileHandle(fileDescriptor: err.read, closeOnDealloc: true).readDataToEndOfFile()
                     group.leave()
                 }
-                let o = out.fileHandleForReading.readDataToEndOfFile()
+                let o = FileHandle(fileDescriptor: out.read, closeOnDealloc: true).readDataToEndOfFile()
                 group.wait()
-                p.waitUntilExit()
+                let status = child.waitBlocking()
                 cancelTimer?.cancel()
-                cont.resume(returning: Output(status: p.terminationStatus, stdout: o, stderr: errBox.data,
-                                              timedOut: fired.isSet))
+                cont.resume(returning: Output(status: status, stdout: o, stderr: errBox.data, timedOut: fired.isSet))
             }
         }
     }
@@ -64,43 +130,53 @@ final class DataBox: @unchecked Sendable {
 }
 
 /// An exec'd process with piped stdio, for streaming bridges (kubectl exec over WebSocket).
+/// With a terminal, stderr is merged into stdout (as on a terminal) and `resize` sets its size.
 package final class ExecSession: @unchecked Sendable {
     package let stdin: FileHandle
     package let stdout: FileHandle
     package let stderr: FileHandle
-    private let process: Process
+    private let child: ChildProcess
     private let configPath: String
+    private let control: FileHandle?
 
-    init(shim: String, config: String) throws {
-        process = Process()
+    init(shim: String, config: String, tty: Bool) throws {
         configPath = config
-        process.executableURL = URL(fileURLWithPath: shim)
-        process.arguments = ["exec", config]
-        let i = Pipe(), o = Pipe(), e = Pipe()
-        process.standardInput = i
-        process.standardOutput = o
-        process.standardError = e
-        stdin = i.fileHandleForWriting
-        stdout = o.fileHandleForReading
-        stderr = e.fileHandleForReading
-        do { try process.run() } catch {
-            throw RuntimeError(.startFailed, "spawn \(shim): \(error.localizedDescription)")
+        let i = try makePipe(), o = try makePipe(), e = try makePipe()
+        let c = tty ? try makePipe() : nil
+        defer {
+            close(i.read)
+            close(o.write)
+            close(e.write)
+            if let c { close(c.read) }
         }
+        do {
+            child = try ChildProcess(shim, ["exec", config], fds: [i.read, o.write, e.write] + (c.map { [$0.read] } ?? []))
+        } catch {
+            for fd in [i.write, o.read, e.read] + (c.map { [$0.write] } ?? []) { close(fd) }
+            throw error
+        }
+        stdin = FileHandle(fileDescriptor: i.write, closeOnDealloc: true)
+        stdout = FileHandle(fileDescriptor: o.read, closeOnDealloc: true)
+        stderr = FileHandle(fileDescriptor: e.read, closeOnDealloc: true)
+        control = c.map { FileHandle(fileDescriptor: $0.write, closeOnDealloc: true) }
+    }
+
+    /// Sets the terminal's size (no-op without a terminal).
+    package func resize(width: UInt16, height: UInt16) {
+        guard let control else { return }
+        let msg: [UInt8] = [UInt8(width & 0xff), UInt8(width >> 8), UInt8(height & 0xff), UInt8(height >> 8)]
+        try? control.write(contentsOf: msg)
     }
 
     /// Waits for the process and returns its exit code.
     package func wait() async -> Int32 {
-        await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                unlink(self.configPath)
-                cont.resume(returning: self.process.terminationStatus)
-            }
-        }
+        let code = await child.wait()
+        unlink(configPath)
+        return code
     }
 
     /// Kills the exec'd process (the shim forwards SIGTERM as SIGKILL).
-    package func terminate() { Glibc.kill(process.processIdentifier, SIGTERM) }
+    package func terminate() { Glibc.kill(child.pid, SIGTERM) }
 }
 
 /// write-temp-fsync-rename, then fsync the directory.

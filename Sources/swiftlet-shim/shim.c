@@ -7,6 +7,17 @@
 //                                 to <state_dir>/state. It survives the agent being SIGKILLed.
 //   swiftlet-shim exec <config>   join a running container and run a process in the
 //                                 foreground with inherited stdio; exit with its status.
+//                                 With "tty 1" the process gets a terminal of the container's
+//                                 devpts and the shim relays fd 0/1 to it; with "control_fd 3"
+//                                 4-byte messages (width, height: u16 little-endian) on fd 3
+//                                 resize that terminal.
+//
+// Attach (run mode, "attach 1"): the monitor listens on <state_dir>/attach (SOCK_SEQPACKET). Every message
+// starts with a type byte. Monitor to client: 1 stdout data, 2 stderr data (a terminal's output
+// is stdout); the socket closes when the process has exited. Client to monitor: 0 stdin data,
+// 5 "this client attaches stdin", 3 end of this client's stdin, 4 resize (u16 width, u16 height,
+// little-endian). With "stdin_once 1" the container's stdin closes when the first client that
+// attached stdin ends it or goes away.
 //
 // Everything between fork and exec (setns, unshare, mounts, pivot_root, caps, seccomp,
 // uid/gid) happens here, in C, on the child side. The config is a text file written by the
@@ -20,6 +31,8 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -432,6 +445,72 @@ static void exec_process(void) {
     die("exec %s: not found in PATH %s", args[0], path);
 }
 
+// ---------------------------------------------------------------- terminal
+
+static int console_sock = -1; // child side of the socketpair the pty master travels over
+
+static int send_fd(int sock, int fd) {
+    char data = 'm';
+    struct iovec iov = {&data, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock) {
+    char data;
+    struct iovec iov = {&data, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+// A terminal from the container's own devpts (so `tty` names /dev/pts/N inside): the master
+// goes to the shim, the peer becomes the controlling terminal and stdio of a new session.
+static void setup_console(void) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) die("open /dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) die("unlock terminal");
+    int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (peer < 0) die("open terminal peer");
+    if (send_fd(console_sock, master) < 0) die("hand the terminal to the shim");
+    close(master);
+    close(console_sock);
+    uid_t uid = get("uid") ? (uid_t)strtoul(get("uid"), NULL, 10) : 0;
+    if (fchown(peer, uid, 5) < 0 && fchown(peer, uid, (gid_t)-1) < 0) die("chown terminal");
+    if (setsid() < 0) die("setsid");
+    if (ioctl(peer, TIOCSCTTY, 0) < 0) die("set controlling terminal");
+    for (int i = 0; i < 3; i++)
+        if (dup2(peer, i) < 0) die("dup terminal");
+    if (peer > 2) close(peer);
+}
+
+static void set_winsize(int master, const unsigned char *p) {
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    ws.ws_col = (unsigned short)(p[0] | p[1] << 8);
+    ws.ws_row = (unsigned short)(p[2] | p[3] << 8);
+    ioctl(master, TIOCSWINSZ, &ws);
+}
+
 // The child side: cgroups, namespaces, rootfs, identity, then exec. Never returns.
 static void child_main(void) {
     read_seccomp(); // host path: read before joining another mount namespace
@@ -459,7 +538,8 @@ static void child_main(void) {
     if (hostname && sethostname(hostname, strlen(hostname)) < 0) die("sethostname %s", hostname);
     const char *root = get("rootfs");
     if (root) setup_rootfs(root);
-    if (get("setsid") && setsid() < 0) die("setsid");
+    if (get("tty")) setup_console();
+    else if (get("setsid") && setsid() < 0) die("setsid");
     set_credentials();
     exec_process();
 }
@@ -543,9 +623,12 @@ static long oom_kills(void) {
 typedef struct {
     int fd;
     const char *name;
+    int type; // attach message type: 1 stdout, 2 stderr
     char buf[16384];
     size_t len;
 } stream_t;
+
+static void broadcast(int type, const char *data, size_t len);
 
 static int logfd = -1;
 static const char *log_path;
@@ -592,6 +675,7 @@ static int pump(stream_t *s) {
         s->len = 0;
         return 0;
     }
+    broadcast(s->type, s->buf + s->len, (size_t)n);
     s->len += (size_t)n;
     size_t start = 0;
     for (size_t i = 0; i < s->len; i++) {
@@ -607,6 +691,156 @@ static int pump(stream_t *s) {
         s->len = 0;
     }
     return 1;
+}
+
+// ---------------------------------------------------------------- attach and stdin
+
+// Bytes on their way to a non-blocking fd (the container's stdin, an exec's terminal): input
+// is read from its sources only while there is room, so a process that stops reading its
+// stdin holds back its writers instead of stalling the output side.
+typedef struct {
+    int fd;
+    int closing; // close fd once drained
+    char buf[65536];
+    size_t len;
+} outq_t;
+
+static int outq_room(const outq_t *q) { return q->fd >= 0 && !q->closing && q->len <= sizeof q->buf - 32769; }
+
+static void outq_push(outq_t *q, const void *data, size_t len) {
+    if (q->fd < 0 || q->closing || len > sizeof q->buf - q->len) return;
+    memcpy(q->buf + q->len, data, len);
+    q->len += len;
+}
+
+static void outq_close(outq_t *q, int keep_fd) {
+    q->closing = 1;
+    if (q->len == 0 && q->fd >= 0) {
+        if (!keep_fd) close(q->fd);
+        q->fd = -1;
+    }
+}
+
+// Writes what the fd takes now; returns -1 when the reader is gone.
+static int outq_flush(outq_t *q, int keep_fd) {
+    while (q->len) {
+        ssize_t w = write(q->fd, q->buf, q->len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) return 0;
+        if (w <= 0) {
+            q->len = 0;
+            outq_close(q, keep_fd);
+            return -1;
+        }
+        memmove(q->buf, q->buf + w, q->len - (size_t)w);
+        q->len -= (size_t)w;
+    }
+    if (q->closing) outq_close(q, keep_fd);
+    return 0;
+}
+
+#define MAXCLIENTS 16
+
+typedef struct {
+    int fd;
+    int has_stdin;
+} client_t;
+
+static client_t clients[MAXCLIENTS];
+static int listen_fd = -1, term_fd = -1, stdin_once;
+static outq_t stdin_q = {.fd = -1};
+
+static void broadcast(int type, const char *data, size_t len) {
+    char msg[1 + 16384];
+    while (len) {
+        size_t n = len > 16384 ? 16384 : len;
+        msg[0] = (char)type;
+        memcpy(msg + 1, data, n);
+        for (int i = 0; i < MAXCLIENTS; i++) {
+            if (clients[i].fd < 0) continue;
+            // A client that falls 512 messages behind is cut off rather than stalling the
+            // container's output and its log.
+            if (send(clients[i].fd, msg, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                close(clients[i].fd);
+                clients[i].fd = -1;
+            }
+        }
+        data += n;
+        len -= n;
+    }
+}
+
+static void end_client_stdin(int i) {
+    if (!clients[i].has_stdin) return;
+    clients[i].has_stdin = 0;
+    if (stdin_once) outq_close(&stdin_q, stdin_q.fd == term_fd);
+}
+
+static void drop_client(int i) {
+    end_client_stdin(i);
+    close(clients[i].fd);
+    clients[i].fd = -1;
+}
+
+static void client_input(int i) {
+    unsigned char msg[32769];
+    ssize_t n = recv(clients[i].fd, msg, sizeof msg, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        drop_client(i);
+        return;
+    }
+    switch (msg[0]) {
+    case 0:
+        if (clients[i].has_stdin) outq_push(&stdin_q, msg + 1, (size_t)n - 1);
+        break;
+    case 3:
+        end_client_stdin(i);
+        break;
+    case 4:
+        if (term_fd >= 0 && n >= 5) set_winsize(term_fd, msg + 1);
+        break;
+    case 5:
+        clients[i].has_stdin = 1;
+        break;
+    }
+}
+
+static void accept_client(void) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    for (int i = 0; i < MAXCLIENTS; i++) {
+        if (clients[i].fd < 0) {
+            clients[i].fd = fd;
+            clients[i].has_stdin = 0;
+            return;
+        }
+    }
+    close(fd);
+}
+
+// <state_dir>/attach, bound by a relative name: state paths can exceed sun_path's 108 bytes.
+static int listen_attach(const char *state_dir, char *err, size_t errlen) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, "attach");
+    listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (listen_fd < 0 || chdir(state_dir) < 0) goto fail;
+    unlink("attach");
+    if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod("attach", 0600) < 0 ||
+        listen(listen_fd, MAXCLIENTS) < 0)
+        goto fail;
+    return chdir("/");
+fail:
+    snprintf(err, errlen, "attach socket in %s: %s", state_dir, strerror(errno));
+    return -1;
+}
+
+static void unlink_attach(const char *state_dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/attach", state_dir);
+    unlink(p);
+    if (listen_fd >= 0) close(listen_fd);
+    listen_fd = -1;
 }
 
 // ---------------------------------------------------------------- modes
@@ -649,17 +883,21 @@ static int run_mode(void) {
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    if (chdir("/") < 0) _exit(1);
     signal(SIGPIPE, SIG_IGN);
     open_log();
 
     char err[1536] = "";
-    int out[2], errp[2], sync[2];
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0) {
+    for (int i = 0; i < MAXCLIENTS; i++) clients[i].fd = -1;
+    int tty = get("tty") != NULL, want_stdin = get("stdin") != NULL;
+    stdin_once = get("stdin_once") != NULL;
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1}, cs[2] = {-1, -1}, sync[2];
+    if ((!tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) ||
+        (!tty && want_stdin && pipe2(in, O_CLOEXEC) < 0) ||
+        (tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cs) < 0) || pipe2(sync, O_CLOEXEC) < 0) {
         dprintf(ready[1], "err pipe: %s", strerror(errno));
         _exit(1);
     }
-    if (enter_pid_namespace(err, sizeof err) < 0) {
+    if ((get("attach") && listen_attach(state_dir, err, sizeof err) < 0) || enter_pid_namespace(err, sizeof err) < 0) {
         dprintf(ready[1], "err %s", err);
         _exit(1);
     }
@@ -680,38 +918,64 @@ static int run_mode(void) {
         signal(SIGPIPE, SIG_DFL);
         close(sync[0]);
         errfd = sync[1];
-        dup2(devnull, 0);
-        dup2(out[1], 1);
-        dup2(log_path ? errp[1] : out[1], 2);
+        console_sock = cs[1];
+        // With a terminal, setup_console replaces these once inside the container.
+        dup2(in[0] >= 0 ? in[0] : devnull, 0);
+        dup2(tty ? devnull : out[1], 1);
+        dup2(tty ? devnull : log_path ? errp[1] : out[1], 2);
         child_main();
     }
     close(sync[1]);
-    close(out[1]);
-    close(errp[1]);
+    if (!tty) {
+        close(out[1]);
+        close(errp[1]);
+    }
+    if (in[0] >= 0) close(in[0]);
+    if (cs[1] >= 0) close(cs[1]);
     ssize_t n = 0, r;
     while (n < (ssize_t)sizeof err - 1 && (r = read(sync[0], err + n, sizeof err - 1 - (size_t)n)) > 0) n += r;
     err[n < 0 ? 0 : n] = 0;
     close(sync[0]);
+    if (n == 0 && tty && (term_fd = recv_fd(cs[0])) < 0) {
+        n = snprintf(err, sizeof err, "no terminal from the container: %s", strerror(errno));
+        kill(child, SIGKILL);
+    }
     snprintf(state_buf, sizeof state_buf, "shim_pid %d\npid %d\nstarted_at %lld\n", getpid(), child, started);
     if (n > 0) {
         int status;
         waitpid(child, &status, 0);
         state_add("finished_at %lld\nexit_code 128\nreason ContainerCannotRun\nmessage %s\n", now_ns(), err);
+        unlink_attach(state_dir);
         write_state(state_dir);
         dprintf(ready[1], "err %s", err);
         _exit(0);
     }
+    if (cs[0] >= 0) close(cs[0]);
     write_state(state_dir);
     dprintf(ready[1], "ok %d", child);
     close(ready[1]);
 
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-    stream_t streams[2] = {{out[0], "stdout", {0}, 0}, {errp[0], "stderr", {0}, 0}};
-    int open_streams = 2, exited = 0, status = 0;
+    stream_t streams[2] = {{tty ? term_fd : out[0], "stdout", 1, {0}, 0}, {tty ? -1 : errp[0], "stderr", 2, {0}, 0}};
+    if (tty) fcntl(term_fd, F_SETFL, O_NONBLOCK);
+    if (want_stdin) {
+        stdin_q.fd = tty ? term_fd : in[1];
+        fcntl(stdin_q.fd, F_SETFL, O_NONBLOCK);
+    }
+    int open_streams = tty ? 1 : 2, exited = 0, status = 0;
     long long exit_deadline = 0;
     for (;;) {
-        struct pollfd pfd[3] = {{sfd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}};
-        int rc = poll(pfd, 3, exited ? 100 : -1);
+        // 0 signals, 1-2 output, 3 listener, 4 stdin, 5.. clients
+        struct pollfd pfd[5 + MAXCLIENTS];
+        pfd[0] = (struct pollfd){sfd, POLLIN, 0};
+        pfd[1] = (struct pollfd){streams[0].fd, POLLIN, 0};
+        pfd[2] = (struct pollfd){streams[1].fd, POLLIN, 0};
+        pfd[3] = (struct pollfd){exited ? -1 : listen_fd, POLLIN, 0};
+        pfd[4] = (struct pollfd){stdin_q.len ? stdin_q.fd : -1, POLLOUT, 0};
+        int readable = stdin_q.fd < 0 || outq_room(&stdin_q);
+        for (int i = 0; i < MAXCLIENTS; i++)
+            pfd[5 + i] = (struct pollfd){readable ? clients[i].fd : -1, POLLIN, 0};
+        int rc = poll(pfd, 5 + MAXCLIENTS, exited ? 100 : -1);
         if (rc < 0 && errno != EINTR) break;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -721,11 +985,21 @@ static int run_mode(void) {
             if (streams[i].fd >= 0 && (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) {
                 if (!pump(&streams[i])) {
                     close(streams[i].fd);
+                    if (streams[i].fd == term_fd) {
+                        term_fd = -1;
+                        if (stdin_q.fd >= 0 && tty) stdin_q.fd = -1;
+                    }
                     streams[i].fd = -1;
                     open_streams--;
                 }
             }
         }
+        if (pfd[3].revents & POLLIN) accept_client();
+        if (pfd[4].revents & (POLLOUT | POLLERR | POLLHUP)) outq_flush(&stdin_q, tty);
+        for (int i = 0; i < MAXCLIENTS; i++)
+            if (clients[i].fd >= 0 && pfd[5 + i].fd >= 0 && (pfd[5 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+                client_input(i);
+        if (stdin_q.len) outq_flush(&stdin_q, tty);
         if (!exited) {
             pid_t w;
             while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -745,7 +1019,12 @@ static int run_mode(void) {
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int oom = oom_kills() > oom_before;
     state_add("finished_at %lld\nexit_code %d\nsignal %d\noom_killed %d\n", now_ns(), code, sig, oom);
+    // Nothing of ours changes in state_dir once the final state is there (the runtime may be
+    // removing the directory); attached clients see EOF once the exit status is on disk.
+    unlink_attach(state_dir);
     write_state(state_dir);
+    for (int i = 0; i < MAXCLIENTS; i++)
+        if (clients[i].fd >= 0) close(clients[i].fd);
     _exit(0);
 }
 
@@ -755,35 +1034,111 @@ static void forward(int sig) {
     if (exec_child > 0) kill(exec_child, sig == SIGTERM ? SIGKILL : sig);
 }
 
+// Relays the agent's fd 0 to the exec's terminal and the terminal to fd 1, resizes it on
+// control messages, until the process has exited and its output is drained (at most 2s after).
+static int relay_terminal(int master, int control) {
+    static outq_t in_q = {.fd = -1};
+    in_q.fd = master;
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    int in_open = 1, exited = 0, status = 0;
+    long long deadline = 0;
+    char buf[16384];
+    for (;;) {
+        struct pollfd pfd[4] = {{in_open && outq_room(&in_q) ? 0 : -1, POLLIN, 0},
+                                {master, POLLIN, 0},
+                                {control, POLLIN, 0},
+                                {in_q.len ? master : -1, POLLOUT, 0}};
+        int rc = poll(pfd, 4, 100);
+        if (rc < 0 && errno != EINTR) break;
+        if (pfd[0].fd >= 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n > 0) outq_push(&in_q, buf, (size_t)n);
+            else if (n == 0 || errno != EINTR) in_open = 0;
+        }
+        if (pfd[2].fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+            unsigned char ws[4];
+            if (read(control, ws, 4) == 4) set_winsize(master, ws);
+            else control = -1;
+        }
+        if (in_q.len) outq_flush(&in_q, 1);
+        int done = 0;
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(master, buf, sizeof buf);
+            if (n > 0) {
+                for (ssize_t off = 0; off < n;) {
+                    ssize_t w = write(1, buf + off, (size_t)(n - off));
+                    if (w < 0 && errno == EINTR) continue;
+                    if (w <= 0) break;
+                    off += w;
+                }
+            } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                done = 1; // EIO: every holder of the terminal's peer has gone
+            }
+        }
+        if (!exited) {
+            pid_t w = waitpid(exec_child, &status, WNOHANG);
+            if (w == exec_child) {
+                exited = 1;
+                deadline = now_ns() + 2000000000LL;
+            }
+        }
+        if (done || (exited && now_ns() > deadline)) break;
+    }
+    if (!exited) {
+        while (waitpid(exec_child, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 static int exec_mode(void) {
     char err[1024] = "";
     if (enter_pid_namespace(err, sizeof err) < 0) {
         fprintf(stderr, "swiftlet-shim: %s\n", err);
         return 126;
     }
-    int sync[2];
+    int tty = get("tty") != NULL, control = get("control_fd") ? atoi(get("control_fd")) : -1;
+    int sync[2], cs[2] = {-1, -1};
     if (pipe2(sync, O_CLOEXEC) < 0) return 126;
+    if (tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cs) < 0) return 126;
     exec_child = fork();
     if (exec_child < 0) return 126;
     if (exec_child == 0) {
         close(sync[0]);
         errfd = sync[1];
+        console_sock = cs[1];
+        if (control >= 0) close(control);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         child_main();
     }
     close(sync[1]);
+    if (cs[1] >= 0) close(cs[1]);
     struct sigaction sa = {.sa_handler = forward};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    ssize_t n = read(sync[0], err, sizeof err - 1);
-    int status = 0;
-    while (waitpid(exec_child, &status, 0) < 0 && errno == EINTR) {
+    signal(SIGPIPE, SIG_IGN);
+    ssize_t n;
+    while ((n = read(sync[0], err, sizeof err - 1)) < 0 && errno == EINTR) {
     }
+    int status = 0;
     if (n > 0) {
+        while (waitpid(exec_child, &status, 0) < 0 && errno == EINTR) {
+        }
         err[n] = 0;
         fprintf(stderr, "swiftlet-shim: %s\n", err);
         return 126;
+    }
+    if (tty) {
+        int master = recv_fd(cs[0]);
+        if (master < 0) {
+            kill(exec_child, SIGKILL);
+            fprintf(stderr, "swiftlet-shim: no terminal from the container: %s\n", strerror(errno));
+            return 126;
+        }
+        return relay_terminal(master, control);
+    }
+    while (waitpid(exec_child, &status, 0) < 0 && errno == EINTR) {
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -793,16 +1148,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: swiftlet-shim run|exec <config>\n");
         return 2;
     }
-    // Nothing of the agent's leaks into the monitor or the container: fds, signal mask, handlers.
-    syscall(SYS_close_range, 3U, ~0U, 0U);
+    if (load_config(argv[2]) < 0) {
+        fprintf(stderr, "err read config %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    // Nothing of the agent's leaks into the monitor or the container: fds (but an exec's
+    // control fd), signal mask, handlers.
+    unsigned keep = get("control_fd") && !strcmp(argv[1], "exec") ? (unsigned)atoi(get("control_fd")) + 1 : 3U;
+    syscall(SYS_close_range, keep, ~0U, 0U);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-    if (load_config(argv[2]) < 0) {
-        fprintf(stderr, "err read config %s: %s\n", argv[2], strerror(errno));
-        return 1;
-    }
     return strcmp(argv[1], "run") == 0 ? run_mode() : exec_mode();
 }

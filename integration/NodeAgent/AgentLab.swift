@@ -96,6 +96,14 @@ final class AgentLab: @unchecked Sendable {
         try lab.run(in: node, [TestPaths.kubectl, "--kubeconfig", kubeconfig] + args, stdin: stdin, timeout: timeout)
     }
 
+    /// kubectl on a terminal of `cols`×`rows` (util-linux `script` gives it a pty), fed `input`
+    /// through that terminal, as a user typing would.
+    func kubectlOnTerminal(cols: Int, rows: Int, _ args: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
+        let quoted = ([TestPaths.kubectl, "--kubeconfig", kubeconfig] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        return try lab.run(in: node, ["/usr/bin/script", "-qefc", "stty cols \(cols) rows \(rows); exec " + quoted.joined(separator: " "), "/dev/null"],
+                           stdin: input, timeout: timeout)
+    }
+
     func kubectlBackground(_ args: String...) throws -> BackgroundProcess {
         try lab.spawn(in: node, [TestPaths.kubectl, "--kubeconfig", kubeconfig] + args)
     }

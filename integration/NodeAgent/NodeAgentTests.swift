@@ -531,4 +531,54 @@ struct NodeAgentScenarioTests {
             #expect(try lab.kubectl("exec", "shell", "--", "cat", "/etc/hostname").check().stdout == "shell\n")
         }
     }
+
+    @Test
+    func kubectlTerminalsAttachAndRunInteractively() async throws {
+        try await AgentLab.with { lab in
+            try await lab.startAgent()
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: shell}
+                spec:
+                  nodeName: node-a
+                  containers:
+                  - {name: app, image: \(Self.image), command: ["sleep", "3600"]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: console}
+                spec:
+                  nodeName: node-a
+                  containers:
+                  - {name: app, image: \(Self.image), command: ["sh"], stdin: true, tty: true}
+                """)
+            #expect(await lab.waitReady("shell"))
+            // exec -it: a terminal of the container's own, sized as kubectl's terminal is
+            let t = try lab.kubectlOnTerminal(cols: 123, rows: 45, ["exec", "-it", "shell", "--", "sh", "-c", "tty; stty size; exit 4"])
+            #expect(t.status == 4 && t.stdout.contains("/dev/pts/0") && t.stdout.contains("45 123"), "\(t)")
+
+            // run -i --rm: piped stdin reaches the container through attach (stdinOnce ends
+            // it), the output comes back, then kubectl deletes the pod.
+            let r = try lab.kubectl("run", "catter", "-i", "--rm", "--restart=Never", "--image=\(Self.image)",
+                                    "--image-pull-policy=Never", #"--overrides={"spec":{"nodeName":"node-a"}}"#,
+                                    "--", "sh", "-c", "cat; echo bye", stdin: "hello\n", timeout: 90)
+            #expect(r.ok && r.stdout.hasPrefix("hello\nbye\n") && r.stdout.contains(#"pod "catter" deleted"#), "\(r)")
+            #expect(lab.jsonpath("catter", ".metadata.name").isEmpty)
+
+            // attach -it to a container on a terminal: typed input, the terminal's size, the
+            // exit code of the shell that ends
+            #expect(await lab.waitReady("console"))
+            let a = try lab.kubectlOnTerminal(cols: 90, rows: 20, ["attach", "-it", "console", "-c", "app"],
+                                              input: "stty size; exit 5\n")
+            #expect(a.stdout.contains("20 90"), "\(a)")
+            #expect(await until(timeout: 20, interval: 0.2) {
+                lab.jsonpath("console", ".status.containerStatuses[0].lastState.terminated.exitCode") == "5"
+                    || lab.jsonpath("console", ".status.containerStatuses[0].state.terminated.exitCode") == "5"
+            }, "the shell on the terminal exited 5")
+            // attaching to a container that is not running is refused with the cause
+            let gone = try lab.kubectl("attach", "shell", "-c", "nosuch")
+            #expect(!gone.ok && gone.stderr.contains("nosuch"), "\(gone)")
+        }
+    }
 }

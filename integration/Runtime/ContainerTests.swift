@@ -184,7 +184,7 @@ struct ContainerTests {
             #expect(missing.exitCode == 126 && String(decoding: missing.stderr, as: UTF8.self).contains("/no/such"))
             await #expect(throws: RuntimeError.self) { try await h.runtime.execSync(id, cmd: ["sleep", "30"], timeout: 1) }
 
-            let session = try await h.runtime.exec(id, cmd: ["sh", "-c", "read line; echo got:$line"])
+            let session = try await h.runtime.exec(id, cmd: ["sh", "-c", "read line; echo got:$line"], tty: false)
             session.stdin.write(Data("hello\n".utf8))
             try session.stdin.close()
             let out = session.stdout.readDataToEndOfFile()

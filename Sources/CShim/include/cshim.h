@@ -8,3 +8,7 @@ long swl_page_size(void);
 
 /// setxattr(2): sets extended attribute `name` of `path` (overlay whiteout markers).
 int swl_setxattr(const char *path, const char *name, const char *value, size_t size);
+
+/// pipe2(2) with O_CLOEXEC: both ends close-on-exec from birth, so a child another thread
+/// spawns meanwhile cannot inherit them (which would keep their reader from seeing EOF).
+int swl_pipe_cloexec(int fds[2]);

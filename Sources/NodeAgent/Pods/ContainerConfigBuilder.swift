@@ -28,6 +28,7 @@ package struct ContainerConfigBuilder: Sendable {
         cfg.args = c.args ?? []
         cfg.workingDir = c.workingDir ?? ""
         cfg.stdin = c.stdin ?? false
+        cfg.stdinOnce = c.stdinOnce ?? false
         cfg.tty = c.tty ?? false
         cfg.logPath = "\(c.name)/\(attempt).log"
         cfg.labels = RuntimeLabels.pod(pod).merging([
