@@ -9,7 +9,7 @@ struct Crictl: AsyncParsableCommand {
         abstract: "Debug the node's container runtime, crictl style.",
         subcommands: [
             RunP.self, Create.self, Start.self, Ps.self, Pods.self, Exec.self, Logs.self, Stop.self, Rm.self,
-            StopP.self, RmP.self, Inspect.self, Images.self, Pull.self, Load.self, Import.self,
+            StopP.self, RmP.self, Attach.self, Inspect.self, Images.self, Pull.self, Load.self, Import.self,
         ]
     )
 
@@ -174,14 +174,21 @@ struct Crictl: AsyncParsableCommand {
     }
 
     struct Exec: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run a command in a running container (sync).")
+        static let configuration = CommandConfiguration(abstract: "Run a command in a running container.")
         @OptionGroup var options: Options
-        @Option(help: "Seconds before the command is killed (0 = none).") var timeout = 0
-        @Flag(name: .shortAndLong, help: "Run synchronously (the only mode).") var sync = false
+        @Option(help: "Seconds before the command is killed (0 = none; sync only).") var timeout = 0
+        @Flag(name: .shortAndLong, help: "Run synchronously: collect the output, then print it.") var sync = false
+        @Flag(name: .shortAndLong, help: "Keep stdin open and send it to the command.") var interactive = false
+        @Flag(name: .shortAndLong, help: "Run the command on a terminal.") var tty = false
         @Argument var id: String
         @Argument(parsing: .captureForPassthrough) var cmd: [String]
         func run() async throws {
-            let r = try await options.runtime().execSync(id, cmd: cmd.first == "--" ? Array(cmd.dropFirst()) : cmd, timeout: timeout)
+            let command = cmd.first == "--" ? Array(cmd.dropFirst()) : cmd
+            if interactive || tty {
+                try await Crictl.interactiveExec(try options.runtime(), id: id, cmd: command, stdin: interactive, tty: tty)
+                return
+            }
+            let r = try await options.runtime().execSync(id, cmd: command, timeout: timeout)
             FileHandle.standardOutput.write(r.stdout)
             FileHandle.standardError.write(r.stderr)
             if r.exitCode != 0 { throw ExitCode(r.exitCode) }
