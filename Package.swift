@@ -133,7 +133,7 @@ let package = Package(
         ),
 
         // MARK: tests
-        .target(name: "TestSupport", path: "integration/TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["Runtime"], path: "integration/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),

@@ -82,7 +82,8 @@ struct NodeLifecycleAndElectionTests {
         #expect(try await client.get(Pod.self, namespace: "default", name: "patient").metadata.deletionTimestamp == nil)
         #expect(try await client.get(Pod.self, namespace: "default", name: "elsewhere").metadata.deletionTimestamp == nil)
         let alive = try await client.get(Node.self, name: "alive")
-        #expect((alive.spec?.taints ?? []).isEmpty)
+        let taints = alive.spec?.taints ?? []
+        #expect(taints.isEmpty)
         let events = try await kubectl(h, "get", "events", "-A")
         #expect(events.contains("Marking for deletion Pod default/quick"))
         #expect(events.contains("NodeNotReady"))

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import Runtime
 
 /// The `swiftlet` executable built next to the tests, if it has the crictl command registered.
@@ -24,6 +25,33 @@ struct CrictlTests {
         let r = try await Spawn.run(swiftletBinary!, ["crictl"] + [args[0], "--root", h.root + "/state", "--cgroup-root", h.cgroupRoot]
                                     + args.dropFirst(), timeout: 60)
         return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
+    }
+
+    @Test func crictlExecOnATerminalAndAttach() async throws {
+        try await withHarness { h in
+            let pod = h.root + "/pod.json", ctr = h.root + "/ctr.json"
+            try """
+                {"metadata": {"name": "term", "namespace": "default", "uid": "uid-term"},
+                 "log_directory": "\(h.logRoot)/default_term_uid-term",
+                 "linux": {"cgroup_parent": "kubepods/besteffort/pod-uid-term"}}
+                """.write(toFile: pod, atomically: true, encoding: .utf8)
+            try """
+                {"metadata": {"name": "cat"}, "image": {"image": "\(h.image)"}, "stdin": true, "stdin_once": true,
+                 "command": ["/bin/sh", "-c", "cat; echo end"], "log_path": "cat/0.log"}
+                """.write(toFile: ctr, atomically: true, encoding: .utf8)
+            let sb = try await crictl(h, ["runp", pod]).1.trimmingCharacters(in: .whitespacesAndNewlines)
+            let id = try await crictl(h, ["create", sb, ctr, pod]).1.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try await crictl(h, ["start", id]).0 == 0)
+            let flags = ["--root", h.root + "/state", "--cgroup-root", h.cgroupRoot]
+            // exec -it from a terminal of 77x11: the command runs on a terminal of that size
+            let line = ([swiftletBinary!, "crictl", "exec", "-it"] + flags + [id, "sh", "-c", "'tty; stty size; exit 6'"]).joined(separator: " ")
+            let t = try Command.run("/usr/bin/script", ["-qefc", "stty cols 77 rows 11; exec \(line)", "/dev/null"], timeout: 60)
+            #expect(t.status == 6 && t.stdout.contains("/dev/pts/") && t.stdout.contains("11 77"), "\(t)")
+            // attach -i: piped input reaches cat, its end closes the stdinOnce stdin
+            let a = try Command.run(swiftletBinary!, ["crictl", "attach", "-i"] + flags + [id], stdin: "piped\n", timeout: 60)
+            #expect(a.status == 0 && a.stdout == "piped\nend\n", "\(a)")
+            #expect(try await h.waitExited(id).reason == "Completed")
+        }
     }
 
     @Test func podLifecycleThroughCrictl() async throws {

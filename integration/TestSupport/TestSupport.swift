@@ -1,4 +1,5 @@
 public import Foundation
+import Runtime
 
 /// Paths to the package, its built binaries and the tools `scripts/setup.sh` installs.
 public enum TestPaths {
@@ -64,36 +65,16 @@ public enum Command {
         }
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer { close(devNull) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin != nil ? fds[0] : devNull, 0)
-        posix_spawn_file_actions_adddup2(&actions, out.handle.fileDescriptor, 1)
-        posix_spawn_file_actions_adddup2(&actions, err.handle.fileDescriptor, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // a clean signal mask and default dispositions, as a shell would give the child
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
-        if stdin != nil { close(fds[0]) }
-        guard rc == 0 else {
+        let child: ChildProcess
+        do {
+            defer { if stdin != nil { close(fds[0]) } }
+            child = try ChildProcess(path, args, fds: [stdin != nil ? fds[0] : devNull, out.handle.fileDescriptor, err.handle.fileDescriptor],
+                                     environment: environment)
+        } catch {
             if stdin != nil { close(fds[1]) }
-            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO, userInfo: [NSLocalizedDescriptionKey: "spawn \(path)"])
+            throw error
         }
+        let pid = child.pid
         if let stdin {
             // the child may exit without reading: EPIPE, not death by SIGPIPE
             let bytes = Array(stdin.utf8)
