@@ -31,7 +31,7 @@ APT_PACKAGES=(
   build-essential pkg-config
   libsqlite3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
   iproute2 nftables conntrack busybox-static etcd-server docker-registry
-  containernetworking-plugins curl
+  containernetworking-plugins curl python3-grpcio
   python3-pip unzip
 )
 ((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit wrk)

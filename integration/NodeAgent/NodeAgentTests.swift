@@ -139,6 +139,46 @@ struct NodeAgentScenarioTests {
         }
     }
 
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/grpc"),
+                   "needs python3-grpcio (scripts/setup.sh installs it)"))
+    func grpcReadinessProbeFollowsTheHealthService() async throws {
+        try await AgentLab.with { lab in
+            try await lab.startAgent()
+            // the reference gRPC implementation serves grpc.health.v1 on the node's address;
+            // a hostNetwork pod's probe targets its pod IP, which is the node's
+            let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/grpc_health_server.py").path
+            let status = lab.dir + "/grpc-status"
+            try "SERVING".write(toFile: status, atomically: true, encoding: .utf8)
+            try lab.lab.spawn(in: lab.node, ["/usr/bin/python3", fixture, AgentLab.nodeIP, "50151", status])
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: grpc}
+                spec:
+                  nodeName: node-a
+                  hostNetwork: true
+                  containers:
+                  - name: app
+                    image: \(Self.image)
+                    command: ["sleep", "3600"]
+                    readinessProbe:
+                      grpc: {port: 50151, service: named}
+                      periodSeconds: 1
+                      failureThreshold: 1
+                """)
+            #expect(await lab.waitReady("grpc", "True", timeout: 30), "\(lab.diagnostics("grpc"))")
+            try "NOT_SERVING".write(toFile: status, atomically: true, encoding: .utf8)
+            #expect(await lab.waitReady("grpc", "False", timeout: 15), "\(lab.diagnostics("grpc"))")
+            #expect(await until(timeout: 10, interval: 0.3) {
+                lab.events("grpc").contains(#"Readiness probe failed: service unhealthy (responded with "NOT_SERVING")"#)
+            }, "\(lab.diagnostics("grpc"))")
+            try "SERVING".write(toFile: status, atomically: true, encoding: .utf8)
+            #expect(await lab.waitReady("grpc", "True", timeout: 15), "\(lab.diagnostics("grpc"))")
+            #expect(lab.jsonpath("grpc", ".status.containerStatuses[0].restartCount") == "0")
+        }
+    }
+
     @Test func crashLoopBackOffDelaysGrow() async throws {
         try await AgentLab.with { lab in
             try await lab.startAgent()

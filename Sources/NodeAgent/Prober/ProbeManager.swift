@@ -6,7 +6,7 @@ package enum ProbeKind: String, Sendable {
     case liveness = "Liveness", readiness = "Readiness", startup = "Startup"
 }
 
-/// Runs one probe once: HTTP GET, TCP socket or exec (through the runtime), with its timeout.
+/// Runs one probe once: HTTP GET, TCP socket, exec (through the runtime) or gRPC health, with its timeout.
 package struct Prober: Sendable {
     package var runtime: any ContainerRuntime
 
@@ -46,8 +46,9 @@ package struct Prober: Sendable {
                 return .failure("\(error)")
             }
         }
-        if probe.grpc != nil {
-            return .failure("gRPC health checking is not supported by this node yet")
+        if let g = probe.grpc {
+            guard let host = podIP else { return .failure("pod has no IP for the gRPC probe") }
+            return await GRPCProbe.check(host: host, port: Int(g.port), service: g.service ?? "", timeout: timeout)
         }
         return .failure("probe has no handler")
     }
