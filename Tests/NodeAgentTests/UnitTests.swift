@@ -338,6 +338,74 @@ final class TinyHTTPServer: @unchecked Sendable {
     }
 }
 
+@Suite struct DownwardAPITests {
+    @Test func mapsQuoteLikeGoAndSortByKey() {
+        #expect(DownwardAPI.formatMap(["b": "2", "a": "x\"y\\z\n\té"]) == "a=\"x\\\"y\\\\z\\n\\té\"\nb=\"2\"")
+        #expect(DownwardAPI.goQuote("\u{1}\u{7f}") == "\"\\x01\\x7f\"")
+        #expect(DownwardAPI.formatMap([:]) == "")
+    }
+
+    @Test func resourcesAreDividedAndRoundedUp() throws {
+        var c = container("app")
+        c.resources = ResourceRequirements(limits: ["cpu": try Quantity("250m"), "memory": try Quantity("64Mi")],
+                                           requests: ["cpu": try Quantity("100m")])
+        #expect(try DownwardAPI.resource("limits.cpu", divisor: nil, container: c) == "1")
+        #expect(try DownwardAPI.resource("limits.cpu", divisor: "1m", container: c) == "250")
+        #expect(try DownwardAPI.resource("requests.cpu", divisor: "30m", container: c) == "4")
+        #expect(try DownwardAPI.resource("limits.memory", divisor: "1Mi", container: c) == "64")
+        #expect(try DownwardAPI.resource("limits.memory", divisor: nil, container: c) == "67108864")
+        // no limit: the node's allocatable when known
+        #expect(try DownwardAPI.resource("limits.ephemeral-storage", divisor: "1Gi", container: c,
+                                         allocatable: ["ephemeral-storage": try Quantity("10Gi")]) == "10")
+        #expect(throws: DownwardAPI.FieldError.self) { try DownwardAPI.resource("limits.gpu", divisor: nil, container: c) }
+    }
+
+    @Test func volumeFilesTakeMetadataOnly() throws {
+        var pod = makePod(containers: [container("app")])
+        pod.metadata.labels = ["app": "web", "tier": "front"]
+        pod.metadata.annotations = ["note": "hi"]
+        let files = try DownwardAPI.files([
+            ["path": "labels", "fieldRef": ["fieldPath": "metadata.labels"]],
+            ["path": "meta/name", "fieldRef": ["fieldPath": "metadata.name"], "mode": 0o600],
+            ["path": "tier", "fieldRef": ["fieldPath": "metadata.labels['tier']"]],
+        ], pod: pod, volume: "info")
+        #expect(files["labels"].map { String(decoding: $0.0, as: UTF8.self) } == "app=\"web\"\ntier=\"front\"")
+        #expect(files["meta/name"]?.1 == 0o600 && files["tier"].map { String(decoding: $0.0, as: UTF8.self) } == "front")
+        // env-only fields, escaping paths and unknown containers are refused with the cause
+        #expect(throws: VolumeError.self) { try DownwardAPI.files([["path": "ip", "fieldRef": ["fieldPath": "status.podIP"]]], pod: pod, volume: "info") }
+        #expect(throws: VolumeError.self) { try DownwardAPI.files([["path": "../x", "fieldRef": ["fieldPath": "metadata.name"]]], pod: pod, volume: "info") }
+        #expect(throws: VolumeError.self) {
+            try DownwardAPI.files([["path": "cpu", "resourceFieldRef": ["containerName": "nope", "resource": "limits.cpu"]]], pod: pod, volume: "info")
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "projected volumes sit on tmpfs: mounting needs root"))
+    func projectedVolumeMergesItsSources() async throws {
+        let dir = NSTemporaryDirectory() + "swiftlet-proj-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cm = ConfigMap(metadata: ObjectMeta(name: "cfg", namespace: "default"), data: ["mode": "blue"])
+        var sec = Secret(metadata: ObjectMeta(name: "creds", namespace: "default"))
+        sec.data = ["token": Data("t0k".utf8).base64EncodedString()]
+        let vm = VolumeManager(podsDir: dir, source: FakeObjects(configMaps: ["default/cfg": cm], secrets: ["default/creds": sec]))
+        var v = Volume(name: "all")
+        v.projected = ["sources": [
+            ["configMap": ["name": "cfg"]],
+            ["secret": ["name": "creds", "items": [["key": "token", "path": "auth/token"]]]],
+            ["downwardAPI": ["items": [["path": "ns", "fieldRef": ["fieldPath": "metadata.namespace"]]]]],
+        ]]
+        var pod = makePod(containers: [container("a")], volumes: [v])
+        let p = try #require(try await vm.setUp(pod)["all"])
+        #expect(try String(contentsOfFile: p + "/mode", encoding: .utf8) == "blue")
+        #expect(try String(contentsOfFile: p + "/auth/token", encoding: .utf8) == "t0k")
+        #expect(try String(contentsOfFile: p + "/ns", encoding: .utf8) == "default")
+        #expect(VolumeManager.mountsUnder(p) == [p], "projected volumes are tmpfs")
+        v.projected = ["sources": [["serviceAccountToken": ["path": "token"]]]]
+        pod.spec?.volumes = [v]
+        await #expect(throws: VolumeError.self) { _ = try await vm.setUp(pod) }
+        #expect(vm.tearDown(uid: pod.uid).isEmpty && VolumeManager.mountsUnder(dir).isEmpty)
+    }
+}
+
 @Suite struct ContainerLogTests {
     @Test func tailTimestampsAndPartialLines() async throws {
         let path = NSTemporaryDirectory() + "swiftlet-log-\(UUID().uuidString.prefix(8)).log"

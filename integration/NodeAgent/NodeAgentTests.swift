@@ -485,6 +485,63 @@ struct NodeAgentScenarioTests {
         }
     }
 
+    @Test func downwardAPIAndProjectedVolumesAndResourceEnv() async throws {
+        try await AgentLab.with { lab in
+            try await lab.startAgent()
+            try lab.apply("""
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: settings}
+                data: {mode: blue}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: info
+                  labels: {app: web, tier: front}
+                  annotations: {note: "say \\"hi\\""}
+                spec:
+                  nodeName: node-a
+                  volumes:
+                  - name: podinfo
+                    downwardAPI:
+                      items:
+                      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+                      - {path: annotations, fieldRef: {fieldPath: metadata.annotations}}
+                      - {path: cpu_limit, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+                  - name: bundle
+                    projected:
+                      sources:
+                      - configMap: {name: settings}
+                      - downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}
+                  containers:
+                  - name: app
+                    image: \(Self.image)
+                    command: ["sh", "-c", "echo mem=$MEM_MI; while true; do sleep 1; done"]
+                    resources: {limits: {cpu: 250m, memory: 64Mi}}
+                    env:
+                    - name: MEM_MI
+                      valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+                    volumeMounts:
+                    - {name: podinfo, mountPath: /etc/podinfo}
+                    - {name: bundle, mountPath: /etc/bundle}
+                """)
+            #expect(await lab.waitReady("info"), "\(lab.diagnostics("info"))")
+            @Sendable func cat(_ path: String) -> String { (try? lab.kubectl("exec", "info", "--", "cat", path))?.stdout ?? "" }
+            #expect(cat("/etc/podinfo/labels") == "app=\"web\"\ntier=\"front\"")
+            #expect(cat("/etc/podinfo/annotations").contains(#"note="say \"hi\"""#), "\(cat("/etc/podinfo/annotations"))")
+            #expect(cat("/etc/podinfo/cpu_limit") == "250")
+            #expect(cat("/etc/bundle/mode") == "blue" && cat("/etc/bundle/podname") == "info")
+            #expect(await until(timeout: 10) { (try? lab.kubectl("logs", "info"))?.stdout == "mem=64\n" }, "\(lab.diagnostics("info"))")
+            // a label change reaches the file (atomically, through ..data)
+            try lab.kubectl("label", "pod", "info", "tier=back", "--overwrite").check()
+            #expect(await until(timeout: 30, interval: 0.5) { cat("/etc/podinfo/labels") == "app=\"web\"\ntier=\"back\"" },
+                    "\(cat("/etc/podinfo/labels"))")
+            let mounts = cat("/proc/mounts")
+            #expect(mounts.split(separator: "\n").contains { $0.contains("/etc/bundle") && $0.hasPrefix("tmpfs") }, "\(mounts)")
+        }
+    }
+
     @Test func logsAreRotatedAndFollowedAcrossRotation() async throws {
         try await AgentLab.with { lab in
             try await lab.startAgent(extra: ["--container-log-max-size", "4096", "--container-log-max-files", "3",

@@ -121,7 +121,9 @@ package struct ContainerConfigBuilder: Sendable {
             if let v = e.value { put(e.name, expand(v, out)); continue }
             guard let from = e.valueFrom else { put(e.name, ""); continue }
             if let f = from.fieldRef?["fieldPath"]?.stringValue {
-                put(e.name, try field(f, pod, podIP: podIP, hostIP: hostIP))
+                do {
+                    put(e.name, try DownwardAPI.field(f, pod, forVolume: false, nodeName: nodeName, podIP: podIP, hostIP: hostIP))
+                } catch let err as DownwardAPI.FieldError { throw ContainerConfigError(message: err.message) }
             } else if let ref = from.configMapKeyRef, let name = ref["name"]?.stringValue, let key = ref["key"]?.stringValue {
                 let optional = ref["optional"]?.boolValue ?? false
                 guard let cm = try await objects.configMap(namespace: ns, name: name) else {
@@ -145,9 +147,9 @@ package struct ContainerConfigBuilder: Sendable {
                 }
                 put(e.name, String(decoding: Data(base64Encoded: b) ?? Data(), as: UTF8.self))
             } else if let rf = from.resourceFieldRef, let res = rf["resource"]?.stringValue {
-                let q: Quantity? = res.hasPrefix("limits.") ? c.resources?.limits?[String(res.dropFirst(7))]
-                    : c.resources?.requests?[String(res.dropFirst(9))]
-                put(e.name, q.map { res.hasSuffix("cpu") ? String(max(1, ($0.milliValue + 999) / 1000)) : String($0.value) } ?? "0")
+                do {
+                    put(e.name, try DownwardAPI.resource(res, divisor: rf["divisor"]?.stringValue, container: c))
+                } catch let err as DownwardAPI.FieldError { throw ContainerConfigError(message: err.message) }
             }
         }
         return out
@@ -172,25 +174,5 @@ package struct ContainerConfigBuilder: Sendable {
             i = s.index(after: i)
         }
         return out
-    }
-
-    func field(_ path: String, _ pod: Pod, podIP: String?, hostIP: String?) throws -> String {
-        switch path {
-        case "metadata.name": return pod.name
-        case "metadata.namespace": return pod.namespace ?? "default"
-        case "metadata.uid": return pod.uid
-        case "spec.nodeName": return pod.spec?.nodeName ?? nodeName
-        case "spec.serviceAccountName": return pod.spec?.serviceAccountName ?? "default"
-        case "status.podIP", "status.podIPs": return podIP ?? ""
-        case "status.hostIP", "status.hostIPs": return hostIP ?? ""
-        default:
-            if path.hasPrefix("metadata.labels['"), path.hasSuffix("']") {
-                return pod.metadata.labels?[String(path.dropFirst(17).dropLast(2))] ?? ""
-            }
-            if path.hasPrefix("metadata.annotations['"), path.hasSuffix("']") {
-                return pod.metadata.annotations?[String(path.dropFirst(22).dropLast(2))] ?? ""
-            }
-            throw ContainerConfigError(message: "unsupported fieldPath \(path)")
-        }
     }
 }

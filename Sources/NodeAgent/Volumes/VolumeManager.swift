@@ -31,7 +31,8 @@ package struct VolumeError: Error, CustomStringConvertible, Sendable {
 
 /// Sets up a pod's volumes under `<podDir>/volumes/<plugin>/<name>` before its containers start
 /// and removes them (unmounting tmpfs) when the pod is gone: emptyDir (disk or Memory),
-/// hostPath with its type checks, configMap and secret (atomic `..data` symlink swap).
+/// hostPath with its type checks, configMap, secret, downwardAPI and projected (atomic
+/// `..data` symlink swap).
 package struct VolumeManager: Sendable {
     package var podsDir: String
     package var source: any ObjectSource
@@ -59,44 +60,86 @@ package struct VolumeManager: Sendable {
                 out[v.name] = dir
             } else if let c = v.configMap {
                 let dir = volumesDir(pod.uid) + "/kubernetes.io~configmap/" + v.name
-                let name = c["name"]?.stringValue ?? ""
-                let optional = c["optional"]?.boolValue ?? false
-                let cm: ConfigMap?
-                do { cm = try await source.configMap(namespace: ns, name: name) } catch {
-                    throw VolumeError(volume: v.name, message: "failed to sync configmap cache: \(error)")
-                }
-                guard cm != nil || optional else { throw VolumeError(volume: v.name, message: "configmap \"\(name)\" not found") }
-                var data: [String: Data] = [:]
-                for (k, s) in cm?.data ?? [:] { data[k] = Data(s.utf8) }
-                for (k, b) in cm?.binaryData ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
+                let files = try await configMapFiles(c, name: c["name"]?.stringValue ?? "", namespace: ns, volume: v.name)
                 try Self.mkdir(dir, v.name)
-                try AtomicWriter(dir: dir).write(try Self.project(data, items: c["items"], volume: v.name, optional: optional),
-                                                 mode: Self.mode(c["defaultMode"]))
+                try AtomicWriter(dir: dir).write(files, mode: Self.mode(c["defaultMode"]))
                 out[v.name] = dir
             } else if let s = v.secret {
                 let dir = volumesDir(pod.uid) + "/kubernetes.io~secret/" + v.name
-                let name = s["secretName"]?.stringValue ?? ""
-                let optional = s["optional"]?.boolValue ?? false
-                let sec: Secret?
-                do { sec = try await source.secret(namespace: ns, name: name) } catch {
-                    throw VolumeError(volume: v.name, message: "failed to sync secret cache: \(error)")
-                }
-                guard sec != nil || optional else { throw VolumeError(volume: v.name, message: "secret \"\(name)\" not found") }
-                var data: [String: Data] = [:]
-                for (k, b) in sec?.data ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
-                for (k, s) in sec?.stringData ?? [:] { data[k] = Data(s.utf8) }
+                let files = try await secretFiles(s, name: s["secretName"]?.stringValue ?? "", namespace: ns, volume: v.name)
                 try Self.mkdir(dir, v.name)
                 try Self.mountTmpfs(dir, volume: v.name, sizeLimit: nil)
-                try AtomicWriter(dir: dir).write(try Self.project(data, items: s["items"], volume: v.name, optional: optional),
-                                                 mode: Self.mode(s["defaultMode"]))
+                try AtomicWriter(dir: dir).write(files, mode: Self.mode(s["defaultMode"]))
                 out[v.name] = dir
-            } else if v.persistentVolumeClaim != nil || v.csi != nil || v.projected != nil || v.downwardAPI != nil {
+            } else if let d = v.downwardAPI {
+                let dir = volumesDir(pod.uid) + "/kubernetes.io~downward-api/" + v.name
+                try Self.mkdir(dir, v.name)
+                try AtomicWriter(dir: dir).write(try DownwardAPI.files(d["items"]?.arrayValue ?? [], pod: pod, volume: v.name),
+                                                 mode: Self.mode(d["defaultMode"]))
+                out[v.name] = dir
+            } else if let p = v.projected {
+                let dir = volumesDir(pod.uid) + "/kubernetes.io~projected/" + v.name
+                var files: [String: (Data, mode_t?)] = [:]
+                for source in p["sources"]?.arrayValue ?? [] {
+                    files.merge(try await projection(source, pod: pod, volume: v.name)) { _, new in new }
+                }
+                try Self.mkdir(dir, v.name)
+                try Self.mountTmpfs(dir, volume: v.name, sizeLimit: nil)
+                try AtomicWriter(dir: dir).write(files, mode: Self.mode(p["defaultMode"]))
+                out[v.name] = dir
+            } else if v.persistentVolumeClaim != nil || v.csi != nil {
                 throw VolumeError(volume: v.name, message: "volume type is not supported by this node yet")
             } else {
                 throw VolumeError(volume: v.name, message: "volume has no source")
             }
         }
         return out
+    }
+
+    /// A configMap's keys (all, or `items`) as files (none for a missing optional one).
+    func configMapFiles(_ ref: JSONValue, name: String, namespace: String, volume: String) async throws -> [String: (Data, mode_t?)] {
+        let optional = ref["optional"]?.boolValue ?? false
+        let cm: ConfigMap?
+        do { cm = try await source.configMap(namespace: namespace, name: name) } catch {
+            throw VolumeError(volume: volume, message: "failed to sync configmap cache: \(error)")
+        }
+        guard cm != nil || optional else { throw VolumeError(volume: volume, message: "configmap \"\(name)\" not found") }
+        var data: [String: Data] = [:]
+        for (k, s) in cm?.data ?? [:] { data[k] = Data(s.utf8) }
+        for (k, b) in cm?.binaryData ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
+        return try Self.project(data, items: ref["items"], volume: volume, optional: optional)
+    }
+
+    /// A secret's keys (all, or `items`) as files.
+    func secretFiles(_ ref: JSONValue, name: String, namespace: String, volume: String) async throws -> [String: (Data, mode_t?)] {
+        let optional = ref["optional"]?.boolValue ?? false
+        let sec: Secret?
+        do { sec = try await source.secret(namespace: namespace, name: name) } catch {
+            throw VolumeError(volume: volume, message: "failed to sync secret cache: \(error)")
+        }
+        guard sec != nil || optional else { throw VolumeError(volume: volume, message: "secret \"\(name)\" not found") }
+        var data: [String: Data] = [:]
+        for (k, b) in sec?.data ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
+        for (k, v) in sec?.stringData ?? [:] { data[k] = Data(v.utf8) }
+        return try Self.project(data, items: ref["items"], volume: volume, optional: optional)
+    }
+
+    /// The files one source of a projected volume contributes.
+    func projection(_ source: JSONValue, pod: Pod, volume: String) async throws -> [String: (Data, mode_t?)] {
+        let ns = pod.namespace ?? "default"
+        if let c = source["configMap"] {
+            return try await configMapFiles(c, name: c["name"]?.stringValue ?? "", namespace: ns, volume: volume)
+        }
+        if let s = source["secret"] {
+            return try await secretFiles(s, name: s["name"]?.stringValue ?? "", namespace: ns, volume: volume)
+        }
+        if let d = source["downwardAPI"] {
+            return try DownwardAPI.files(d["items"]?.arrayValue ?? [], pod: pod, volume: volume)
+        }
+        if source["serviceAccountToken"] != nil {
+            throw VolumeError(volume: volume, message: "serviceAccountToken projections need the TokenRequest API, which this control plane does not serve yet")
+        }
+        throw VolumeError(volume: volume, message: "projected volume source has no known kind (configMap, secret, downwardAPI, serviceAccountToken)")
     }
 
     /// Unmounts and removes every volume of the pod; returns the unmount failures.
