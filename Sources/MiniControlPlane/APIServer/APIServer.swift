@@ -12,11 +12,14 @@ public final class APIServer: Sendable {
     /// Bodies larger than this are refused with 413, as kube-apiserver's 3 MiB limit.
     public let maxBodyBytes: Int
     public let bookmarkInterval: Duration
+    /// Signs and checks service account tokens; nil: TokenRequest is refused.
+    public let tokens: TokenIssuer?
     let started = Date()
 
     public init(store: any Store, logger: Logger = Logger(label: "swiftlet.apiserver"), maxBodyBytes: Int = 3 * 1024 * 1024,
-                bookmarkInterval: Duration = .seconds(60)) {
+                bookmarkInterval: Duration = .seconds(60), tokens: TokenIssuer? = nil) {
         self.store = store
+        self.tokens = tokens
         self.registry = ResourceRegistry()
         self.allocators = ServiceAllocators()
         self.logger = logger

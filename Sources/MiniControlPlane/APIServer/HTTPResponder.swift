@@ -84,7 +84,23 @@ public struct APIHTTPResponder: HTTPResponder {
 
     // MARK: routing
 
+    /// The user a request acts as: the service account of a valid bearer token, anonymous
+    /// without one (this server does not authorise: anonymous may do everything). A token
+    /// that does not verify is refused with 401, as kube-apiserver refuses it.
+    func requestUser(_ request: Request) async throws -> JSONValue {
+        guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") else {
+            return ["username": "system:anonymous", "groups": ["system:unauthenticated"]]
+        }
+        switch await api.authenticate(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)) {
+        case .success(let r): return r.user
+        case .failure(let e):
+            api.logger.debug("rejected a bearer token: \(e.message)")
+            throw Status(message: "Unauthorized", reason: "Unauthorized", code: 401)
+        }
+    }
+
     func route(_ request: Request) async throws -> Response {
+        if request.headers[.authorization] != nil { _ = try await requestUser(request) }
         let path = request.uri.path
         let query = Query(request.uri.query)
         let accept = request.headers[.accept] ?? ""
@@ -117,6 +133,12 @@ public struct APIHTTPResponder: HTTPResponder {
             }
             return Self.json(["swagger": "2.0", "info": ["title": "Kubernetes", "version": .string(Discovery.gitVersion)],
                               "paths": [:], "definitions": [:]])
+        case "/.well-known/openid-configuration":
+            guard let tokens = api.tokens else { throw APIError.pathNotFound(path) }
+            return Self.json(tokens.openIDConfiguration)
+        case "/openid/v1/jwks":
+            guard let tokens = api.tokens else { throw APIError.pathNotFound(path) }
+            return Self.json(tokens.jwks, contentType: "application/jwk-set+json")
         case "/openapi/v3", "/openapi/v3/":
             return Self.json(OpenAPI.index(await api.registry.all()))
         default: break
@@ -236,7 +258,7 @@ public struct APIHTTPResponder: HTTPResponder {
         if let sub, name != nil {
             let supported = (r.hasStatus ? ["status"] : []) + (r.hasScale ? ["scale"] : []) + r.otherSubresources
             guard supported.contains(sub) else { throw APIError.pathNotFound(request.uri.path) }
-            if !["status", "scale", "binding", "eviction"].contains(sub) {
+            if !["status", "scale", "binding", "eviction", "token"].contains(sub) {
                 throw Status(message: "the server is currently unable to handle the request (\(sub) for \(r.resource) \"\(name!)\" needs a node agent, which is not yet served)",
                              reason: "ServiceUnavailable", code: 503)
             }
@@ -250,6 +272,15 @@ public struct APIHTTPResponder: HTTPResponder {
             }
             return resp
         case (.post, nil):
+            if r.resource == "tokenreviews" {
+                let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
+                return Self.json(await api.reviewToken(body), status: .created)
+            }
+            if r.resource == "selfsubjectreviews" {
+                return Self.json(["kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                                  "metadata": ["creationTimestamp": .null],
+                                  "status": ["userInfo": try await requestUser(request)]], status: .created)
+            }
             if r.resource == "bindings" {
                 let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
                 let podName = body.value(at: ["metadata", "name"])?.stringValue ?? ""
@@ -323,6 +354,10 @@ public struct APIHTTPResponder: HTTPResponder {
             if sub == "binding" {
                 let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
                 return try await bind(r, namespace: namespace, name: name, body: body)
+            }
+            if sub == "token" {
+                let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
+                return Self.json(try await api.requestToken(namespace: namespace ?? "default", name: name, body: body), status: .created)
             }
             if sub == "eviction" {
                 let (_, _) = try await api.delete(r, namespace: namespace, name: name, options: deleteOptions(q, nil))

@@ -130,6 +130,11 @@ enum BuiltinResources {
         // scheduling.k8s.io/v1
         ResourceInfo(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses", singular: "priorityclass",
                      kind: "PriorityClass", namespaced: false, shortNames: ["pc"]),
+        // authentication.k8s.io/v1: reviews are answered, never stored
+        ResourceInfo(group: "authentication.k8s.io", version: "v1", resource: "tokenreviews", singular: "tokenreview",
+                     kind: "TokenReview", namespaced: false, verbs: ["create"]),
+        ResourceInfo(group: "authentication.k8s.io", version: "v1", resource: "selfsubjectreviews",
+                     singular: "selfsubjectreview", kind: "SelfSubjectReview", namespaced: false, verbs: ["create"]),
         // apiextensions.k8s.io/v1
         ResourceInfo(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
                      singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false,
@@ -138,7 +143,7 @@ enum BuiltinResources {
 
     /// The order groups are listed in discovery, as Kubernetes orders them.
     static let groupOrder = ["", "apps", "events.k8s.io", "batch", "coordination.k8s.io", "discovery.k8s.io",
-                             "scheduling.k8s.io", "apiextensions.k8s.io"]
+                             "authentication.k8s.io", "scheduling.k8s.io", "apiextensions.k8s.io"]
 }
 
 /// All resources the server serves now: the built-ins plus those CRDs added.

@@ -28,7 +28,7 @@ public enum ServerRunner {
     public static func run(_ config: Config, logger: Logger) async throws {
         try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: config.dataDir + "/state.db")
-        let api = APIServer(store: store, logger: logger)
+        let api = APIServer(store: store, logger: logger, tokens: try TokenIssuer.loadOrCreate(config.dataDir + "/service-account.key"))
         try await api.bootstrap()
         let (listening, listeningCont) = AsyncStream<Int>.makeStream()
         let app = Application(

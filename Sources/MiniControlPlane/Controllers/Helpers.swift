@@ -14,7 +14,7 @@ extension Pod {
     var readyCondition: Condition? { status?.conditions?.first { $0.type == "Ready" } }
     var isReady: Bool { readyCondition?.status == "True" }
     var isTerminating: Bool { metadata.deletionTimestamp != nil }
-    var restartCount: Int32 { (status?.containerStatuses ?? []).map { $0.restartCount ?? 0 }.max() ?? 0 }
+    var restartCount: Int32 { (status?.containerStatuses ?? []).map { $0.restartCount }.max() ?? 0 }
 
     /// Ready for at least `minReadySeconds` at `now`.
     func isAvailable(minReadySeconds: Int32, now: Date = Date()) -> Bool {
