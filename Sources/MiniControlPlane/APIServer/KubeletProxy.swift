@@ -106,6 +106,9 @@ struct KubeletProxy {
             let full = request.path ?? ""
             let parts = full.split(separator: "?", maxSplits: 1).map(String.init)
             let segs = parts[0].split(separator: "/").map(String.init)
+            if segs.count == 7, segs[0] == "api", segs[1] == "v1", segs[2] == "namespaces", segs[4] == "pods", segs[6] == "portforward" {
+                return await portForwardUpgrade(api: api, request: request, namespace: segs[3], name: segs[5], logger: logger)
+            }
             // api v1 namespaces <ns> pods <name> exec|attach
             guard segs.count == 7, segs[0] == "api", segs[1] == "v1", segs[2] == "namespaces", segs[4] == "pods",
                 segs[6] == "exec" || segs[6] == "attach"
