@@ -115,4 +115,33 @@ struct PortForwardTests {
             #expect(!missing.ok && missing.stderr.contains("pods \"nope\" not found"), "\(missing)")
         }
     }
+
+    @Test func kubectlsPlainSPDYFallbackIsServedToo() async throws {
+        try await AgentLab.with { lab in
+            try await lab.startAgent()
+            try lab.apply(Self.webPod)
+            #expect(await lab.waitReady("web"), "\(lab.diagnostics("web"))")
+            // With its WebSocket dialer off, kubectl does what it falls back to: POST + Upgrade: SPDY/3.1.
+            let pf = try lab.lab.spawn(in: lab.node, ["/usr/bin/env", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", TestPaths.kubectl,
+                                                      "--kubeconfig", lab.kubeconfig, "port-forward", "-v=6", "pod/web", ":8080"])
+            defer { pf.stop(SIGKILL) }
+            try #require(await offload { pf.waitForOutput("-> 8080", timeout: 30) }, "\(pf.output.string)")
+            let port = try #require(Self.localPort(pf.output.string, remote: 8080))
+            #expect(pf.output.string.contains("POST") && pf.output.string.contains("101 Switching Protocols"), "\(pf.output.string)")
+            async let a = Self.curl(lab, "http://127.0.0.1:\(port)/")
+            async let b = Self.curl(lab, "http://127.0.0.1:\(port)/big.txt")
+            let (pa, pb) = await (a, b)
+            #expect(pa?.stdout == "page of web\n", "\(String(describing: pa))\n\(pf.output.string)")
+            #expect(pb?.stdout.hasSuffix("\n169999\n170000\n") == true && pb?.stdout.count == 1_078_895, "\(pb?.stdout.count ?? -1)")
+            #expect(await Self.curl(lab, "http://127.0.0.1:\(port)/")?.stdout == "page of web\n")
+
+            // the plain upgrade for a pod that does not exist gets a Status, not a dropped connection
+            let r = try lab.lab.run(in: lab.node, ["curl", "-sS", "-X", "POST", "-H", "Connection: Upgrade", "-H", "Upgrade: SPDY/3.1",
+                                                   "-H", "X-Stream-Protocol-Version: portforward.k8s.io",
+                                                   "http://127.0.0.1:\(lab.port)/api/v1/namespaces/default/pods/nope/portforward"])
+            #expect(r.stdout.contains("\"code\":404") && r.stdout.contains("pods \\\"nope\\\" not found"), "\(r)")
+            // and ordinary requests and exec still pass through the same listener
+            #expect(try lab.kubectl("exec", "web", "--", "cat", "/www/index.html").check().stdout == "page of web\n")
+        }
+    }
 }

@@ -102,7 +102,13 @@ struct KubeletProxy {
     /// remote-command WebSocket (v5/v4.channel.k8s.io), opens the same to the node's kubelet
     /// and relays frames both ways until the kubelet closes.
     static func upgrader(api: APIServer) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, _, logger in
+        .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20)), shouldUpgrade: webSocketUpgrade(api: api))
+    }
+
+    static func webSocketUpgrade(api: APIServer)
+        -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    {
+        { request, _, logger in
             let full = request.path ?? ""
             let parts = full.split(separator: "?", maxSplits: 1).map(String.init)
             let segs = parts[0].split(separator: "/").map(String.init)
