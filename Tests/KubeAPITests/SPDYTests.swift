@@ -54,11 +54,12 @@ import Testing
         #expect(bytes.suffix(4) == [0x00, 0x00, 0xff, 0xff])
     }
 
-    /// Frames as Go's spdystream writes them for one kubectl connection (headers compressed
-    /// with compress/zlib at BestCompression, sync-flushed, one zlib stream for the
-    /// connection; canonical header names lower-cased): SYN_STREAM error (port, requestid,
-    /// streamtype), FIN on it, SYN_STREAM data (other order, and its names back-referencing
-    /// the first block), a request, PING, WINDOW_UPDATE, RST_STREAM CANCEL, GOAWAY.
+    /// The frames of one kubectl connection, crafted from the SPDY/3 draft the way spdystream
+    /// frames them (made with Python's zlib, not captured from Go): header blocks deflated at
+    /// best compression with the dictionary, sync-flushed, one zlib stream for the connection,
+    /// Go's canonical header names lower-cased. SYN_STREAM error (port, requestid, streamtype),
+    /// FIN on it, SYN_STREAM data (other order, its names back-referencing the first block), a
+    /// request, PING, WINDOW_UPDATE, RST_STREAM CANCEL, GOAWAY.
     static let kubectlFixture = """
         800300010000003c0000000100000000000078f9e3c6a7c202253a48f95b044aab4c16064092b308125b99a054cc68004e87\
         2545a989b9d0a2863515141100000000ffff0000000101000000800300010000001a00000003000000000000826a45950295\
@@ -68,7 +69,7 @@ import Testing
         """
 
     @Test(arguments: [1, 7, 4096])
-    func decodesTheFramesKubectlSendsInAnyChunking(chunk: Int) throws {
+    func decodesAKubectlConnectionsFramesInAnyChunking(chunk: Int) throws {
         let bytes = Self.hex(Self.kubectlFixture)
         let d = try SPDYFrameDecoder()
         var frames: [SPDYFrame] = []

@@ -226,7 +226,7 @@ struct StreamLog {
         await c.finish()
     }
 
-    @Test func kubectlsResetAfterThePodClosesEndsTheRequest() async throws {
+    @Test func aResetFromTheClientClosesThePodConnectionAndEndsTheErrorStream() async throws {
         let pod = try LoopbackEchoServer(banner: "hi")
         defer { pod.stop() }
         let c = SPDYTestClient()
