@@ -14,13 +14,16 @@ final class LoopbackEchoServer: @unchecked Sendable {
     let fd: Int32
     let port: UInt16
     let banner: String?
+    /// Instead of echoing: read to EOF, then answer with the number of bytes read.
+    let counting: Bool
     private let lock = NSLock()
     private var _eofs = 0
     /// Connections whose client side reached EOF (our relay closed or half-closed it).
     var eofs: Int { lock.withLock { _eofs } }
 
-    init(banner: String? = nil) throws {
+    init(banner: String? = nil, counting: Bool = false) throws {
         self.banner = banner
+        self.counting = counting
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var a = sockaddr_in()
         a.sin_family = sa_family_t(AF_INET)
@@ -38,9 +41,13 @@ final class LoopbackEchoServer: @unchecked Sendable {
         let t = Thread { [self] in
             while true {
                 let c = accept(fd, nil, nil)
-                if c < 0 { return }
+                if c < 0 { break }
                 Thread { self.serve(c) }.start()
             }
+            // Only this thread closes the listener, after its last accept: closed elsewhere, the
+            // number could be reused by another test's socket before that accept runs.
+            close(fd)
+            stopped.signal()
         }
         t.start()
     }
@@ -49,18 +56,25 @@ final class LoopbackEchoServer: @unchecked Sendable {
         defer { close(c) }
         if let banner { _ = banner.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
         var buf = [UInt8](repeating: 0, count: 65536)
+        var total = 0
         while true {
             let n = recv(c, &buf, buf.count, 0)
             if n <= 0 { break }
+            total += n
+            if counting { continue }
             let reply = Array("echo:".utf8) + buf[0..<n]
             _ = reply.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
         lock.withLock { _eofs += 1 }
+        if counting { _ = "\(total)".withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
     }
 
+    private let stopped = DispatchSemaphore(value: 0)
+
+    /// Stops listening (the port then refuses connections) and waits for the accept thread.
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        stopped.wait()
     }
 }
 
@@ -238,6 +252,23 @@ struct StreamLog {
         try c.send(.rstStream(streamID: 3, status: SPDY.RstStatus.cancel.rawValue))
         while !log.fins.contains(1) { log.add(try await c.next()) }
         #expect(await eventuallyAsync { pod.eofs == 1 })
+        await c.finish()
+    }
+
+    @Test func aLargeUploadArrivesWholeThroughTheBoundedInbox() async throws {
+        let pod = try LoopbackEchoServer(counting: true)
+        defer { pod.stop() }
+        let c = SPDYTestClient()
+        try c.open(request: 0, errorStream: 1, dataStream: 3, port: pod.port)
+        // 4 MiB in 64 KiB frames, sent before the pod connection is even up: far past the
+        // inbox's bound, so the reader has to wait for the relay again and again
+        let chunk = ByteBuffer(bytes: (0..<65536).map { UInt8($0 % 251) })
+        for _ in 0..<64 { try c.send(.data(streamID: 3, flags: 0, payload: chunk)) }
+        try c.send(.fin(3))
+        var log = StreamLog()
+        while log.fins.count < 2 { log.add(try await c.next(timeout: 30)) }
+        #expect(log.text[3] == "\(64 * 65536)")
+        #expect(log.fins == [3, 1])
         await c.finish()
     }
 
