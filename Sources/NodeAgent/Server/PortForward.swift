@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
-package import HummingbirdCore
-package import HummingbirdWebSocket
-package import KubeAPI
+import HummingbirdCore
+import HummingbirdWebSocket
+import KubeAPI
 package import Logging
 package import NIOCore
 import NIOPosix
