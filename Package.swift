@@ -41,6 +41,7 @@ let package = Package(
         .systemLibrary(name: "CNftnl", path: "Sources/CLinux/CNftnl", pkgConfig: "libnftnl"),
         .systemLibrary(name: "CSeccomp", path: "Sources/CLinux/CSeccomp", pkgConfig: "libseccomp"),
         .systemLibrary(name: "CCap", path: "Sources/CLinux/CCap", pkgConfig: "libcap"),
+        .systemLibrary(name: "CZlib", path: "Sources/CLinux/CZlib", pkgConfig: "zlib"),
         .executableTarget(
             name: "pause",
             path: "Sources/pause",
@@ -56,6 +57,7 @@ let package = Package(
         .target(
             name: "KubeAPI",
             dependencies: [
+                "CZlib",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -29,7 +29,7 @@ fi
 # the tests and benchmarks run against (DESIGN.md, "Reference programs").
 APT_PACKAGES=(
   build-essential pkg-config
-  libsqlite3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
+  libsqlite3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev zlib1g-dev
   iproute2 nftables conntrack busybox-static etcd-server docker-registry
   containernetworking-plugins curl python3-grpcio
   python3-pip unzip

@@ -102,10 +102,19 @@ struct KubeletProxy {
     /// remote-command WebSocket (v5/v4.channel.k8s.io), opens the same to the node's kubelet
     /// and relays frames both ways until the kubelet closes.
     static func upgrader(api: APIServer) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, _, logger in
+        .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20)), shouldUpgrade: webSocketUpgrade(api: api))
+    }
+
+    static func webSocketUpgrade(api: APIServer)
+        -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    {
+        { request, _, logger in
             let full = request.path ?? ""
             let parts = full.split(separator: "?", maxSplits: 1).map(String.init)
             let segs = parts[0].split(separator: "/").map(String.init)
+            if segs.count == 7, segs[0] == "api", segs[1] == "v1", segs[2] == "namespaces", segs[4] == "pods", segs[6] == "portforward" {
+                return await portForwardUpgrade(api: api, request: request, namespace: segs[3], name: segs[5], logger: logger)
+            }
             // api v1 namespaces <ns> pods <name> exec|attach
             guard segs.count == 7, segs[0] == "api", segs[1] == "v1", segs[2] == "namespaces", segs[4] == "pods",
                 segs[6] == "exec" || segs[6] == "attach"

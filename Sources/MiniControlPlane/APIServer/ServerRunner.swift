@@ -33,7 +33,7 @@ public enum ServerRunner {
         let (listening, listeningCont) = AsyncStream<Int>.makeStream()
         let app = Application(
             responder: APIHTTPResponder(api: api),
-            server: KubeletProxy.upgrader(api: api),
+            server: KubeletProxy.streamingServer(api: api),
             configuration: .init(address: .hostname(config.bindAddress, port: config.port), serverName: "swiftlet"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.port

@@ -70,6 +70,7 @@ extension KubeletServer {
             let path = request.path ?? ""
             let (p, query) = path.split(separator: "?", maxSplits: 1).map(String.init).pair
             let segs = p.split(separator: "/").map(String.init)
+            if segs.first == "portForward" { return await portForwardUpgrade(request: request, segments: segs, source: source, logger: logger) }
             guard segs.count == 4, segs[0] == "exec" || segs[0] == "attach",
                 let proto = RemoteCommand.negotiate(request.headerFields[.secWebSocketProtocol])
             else { return .dontUpgrade }
