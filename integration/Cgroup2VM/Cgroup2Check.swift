@@ -288,6 +288,32 @@ struct Cgroup2Check {
             try await rt.removeContainer(id)
         }
 
+        // Devices: containerd's default allow list (what CgroupV1 writes to devices.allow) and
+        // nothing more; a DeviceSpec adds its device. /dev/kmsg (c 1:11) is in no default list,
+        // and writing it needs no capability, so only the device cgroup stands in the way.
+        await step(report, "devices-default-deny") {
+            let id = try await rt.createContainer(sandboxID: burstSandbox, container("devs", """
+                busybox mknod /dev/kmsg2 c 1 11 || echo MKNOD-FAILED
+                (echo swiftlet-devices-check > /dev/kmsg2) 2>/dev/null && echo KMSG-WRITTEN || echo KMSG-DENIED
+                echo x > /dev/null && [ "$(busybox head -c 3 /dev/zero | busybox wc -c)" -eq 3 ] && echo DEFAULTS-OK
+                """))
+            try await rt.startContainer(id)
+            let text = log(try await waitExited(rt, id, seconds: 30))
+            report.check("devices-default-deny", text.contains("KMSG-DENIED") && !text.contains("KMSG-WRITTEN")
+                            && !text.contains("MKNOD-FAILED") && text.contains("DEFAULTS-OK"),
+                         "a container wrote to a device outside the allow list, or lost a default one: \(text)")
+            try await rt.removeContainer(id)
+        }
+        await step(report, "devices-allowed") {
+            var c = container("kmsg", "(echo swiftlet-devices-check > /dev/kmsg) && echo KMSG-WRITTEN || echo KMSG-DENIED")
+            c.devices = [DeviceSpec(containerPath: "/dev/kmsg", hostPath: "/dev/kmsg", permissions: "w")]
+            let id = try await rt.createContainer(sandboxID: burstSandbox, c)
+            try await rt.startContainer(id)
+            let text = log(try await waitExited(rt, id, seconds: 30))
+            report.check("devices-allowed", text.contains("KMSG-WRITTEN"), "the container's own device was refused: \(text)")
+            try await rt.removeContainer(id)
+        }
+
         // MARK: a best-effort pod: no limits means the kernel's defaults stay
         let beUID = "22222222-bbbb"
         let bePod = "\(base)/kubepods/besteffort/pod\(beUID)"

@@ -23,6 +23,7 @@ enum Cgroup2VM {
         "limit memory.max", "limit memory.swap.max", "limit cpu.max", "limit cpu.weight", "limit pids.max",
         "limit cpuset.cpus", "limit cpuset.mems", "cpuset-enforced",
         "cpu-max-enforced", "stats", "container-removed", "under-limit-survives", "oom-killed", "oom-events", "pids-enforced",
+        "devices-default-deny", "devices-allowed",
         "besteffort-defaults", "besteffort-removed", "burstable-removed", "no-pod-cgroups-left",
         "driver-direct", "driver-kill-and-destroy",
     ]
