@@ -143,6 +143,14 @@ let package = Package(
 
         // MARK: tests
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "integration/TestSupport", swiftSettings: swiftSettings),
+        // The payload of the cgroup v2 VM test (scripts/vm/cgroup2-check.sh, run by
+        // RuntimeIntegrationTests): built with the tests, never shipped (no product).
+        .executableTarget(
+            name: "swiftlet-cgroup2-check",
+            dependencies: ["Runtime", "TestSupport"],
+            path: "integration/Cgroup2VM",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),

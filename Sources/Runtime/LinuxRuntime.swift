@@ -91,6 +91,7 @@ package actor LinuxRuntime: ContainerRuntime {
             try writeFileAtomically(dir + "/resolv.conf", Data(resolv.utf8))
             try cgroups.create(record.podCgroup, resources: LinuxResources())
             try cgroups.create(record.sandboxCgroup, resources: LinuxResources())
+            try cgroups.allowDevices(record.sandboxCgroup, rules: [])
             if !c.logDirectory.isEmpty { try sys.mkdirAll(c.logDirectory) }
 
             var shim = ShimConfig()

@@ -1,3 +1,4 @@
+import CShim
 import Foundation
 import Glibc
 
@@ -20,6 +21,9 @@ package protocol Syscalls: Sendable {
     func unmount(_ target: String, detach: Bool) throws
     /// kill(2); ESRCH is not an error. Returns whether the process existed.
     @discardableResult func kill(_ pid: Int32, _ signal: Int32) -> Bool
+    /// bpf(2): loads `program` as a cgroup device filter and attaches it to the cgroup v2
+    /// directory `cgroupDir`, replacing the one attached before.
+    func attachDeviceFilter(_ cgroupDir: String, program: [BPFInstruction]) throws
 }
 
 /// The real implementation.
@@ -68,6 +72,16 @@ package struct LinuxSyscalls: Syscalls {
         guard pid > 0 else { return false }
         return Glibc.kill(pid, signal) == 0
     }
+
+    package func attachDeviceFilter(_ cgroupDir: String, program: [BPFInstruction]) throws {
+        let bytes = program.flatMap(\.bytes)
+        var err = [CChar](repeating: 0, count: 4096)
+        let rc = bytes.withUnsafeBytes { swl_cgroup_device_filter(cgroupDir, $0.baseAddress, UInt32(program.count), &err, err.count) }
+        if rc != 0 {
+            let e = errno
+            throw RuntimeError(.syscall, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), errno: e)
+        }
+    }
 }
 
 /// A test double: keeps files in memory and records every call, in order.
@@ -76,6 +90,7 @@ package final class RecordingSyscalls: Syscalls, @unchecked Sendable {
     private var _calls: [String] = []
     private var _files: [String: String] = [:]
     private var _dirs: Set<String> = []
+    private var _deviceFilters: [String: [BPFInstruction]] = [:]
 
     package init(files: [String: String] = [:]) { _files = files }
 
@@ -84,6 +99,8 @@ package final class RecordingSyscalls: Syscalls, @unchecked Sendable {
     /// The in-memory file contents.
     package var files: [String: String] { lock.withLock { _files } }
     package var dirs: Set<String> { lock.withLock { _dirs } }
+    /// The device filter attached to each cgroup directory.
+    package var deviceFilters: [String: [BPFInstruction]] { lock.withLock { _deviceFilters } }
 
     private func record(_ s: String) { lock.withLock { _calls.append(s) } }
 
@@ -108,5 +125,9 @@ package final class RecordingSyscalls: Syscalls, @unchecked Sendable {
     package func kill(_ pid: Int32, _ signal: Int32) -> Bool {
         record("kill \(pid) \(signal)")
         return false
+    }
+    package func attachDeviceFilter(_ cgroupDir: String, program: [BPFInstruction]) throws {
+        record("bpf device filter \(cgroupDir) \(program.count) insns")
+        lock.withLock { _deviceFilters[cgroupDir] = program }
     }
 }

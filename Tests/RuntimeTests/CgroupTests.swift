@@ -91,3 +91,74 @@ import Testing
         #expect(CgroupV2.weight(fromShares: 1024) == 39)
     }
 }
+
+/// Runs a device filter the way the kernel would, for the opcodes DeviceFilter emits: the
+/// return value (1 allow, 0 deny), nil on anything else.
+func runDeviceFilter(_ p: [BPFInstruction], _ rule: String) -> Int64? {
+    // rule: "<b|c> <major>:<minor> <one or more of rwm>", the request to decide
+    let f = rule.split(separator: " "), n = f[1].split(separator: ":")
+    var access: UInt32 = 0
+    for c in f[2] { access |= c == "m" ? 1 : c == "r" ? 2 : 4 }
+    let ctx: [UInt32] = [access << 16 | (f[0] == "b" ? 1 : 2), UInt32(n[0])!, UInt32(n[1])!]
+    var r = [UInt64](repeating: 0, count: 11)
+    var pc = 0
+    for _ in 0..<10_000 where pc < p.count {
+        let i = p[pc]
+        pc += 1
+        let d = Int(i.dst), s = Int(i.src)
+        switch i.code {
+        case 0x61 where s == 1 && i.off % 4 == 0 && i.off < 12: r[d] = UInt64(ctx[Int(i.off) / 4])
+        case 0x54: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d]) & UInt32(bitPattern: i.imm))
+        case 0x74: r[d] = UInt64(UInt32(truncatingIfNeeded: r[d]) >> UInt32(i.imm))
+        case 0xbc: r[d] = UInt64(UInt32(truncatingIfNeeded: r[s]))
+        case 0xb4: r[d] = UInt64(UInt32(bitPattern: i.imm))
+        case 0x55: if r[d] != UInt64(bitPattern: Int64(i.imm)) { pc += Int(i.off) }
+        case 0x5d: if r[d] != r[s] { pc += Int(i.off) }
+        case 0x95: return Int64(r[0])
+        default: return nil
+        }
+    }
+    return nil
+}
+
+@Suite struct DeviceFilterTests {
+    @Test func defaultListAllowsWhatV1AllowsAndNothingElse() throws {
+        let p = DeviceFilter.program(allowing: try DeviceFilter.defaultRules.map(DeviceRule.init))
+        for allowed in ["c 1:3 rw", "c 1:5 r", "c 1:9 rwm", "c 5:0 rw", "c 136:7 rw", "c 10:200 rw", "c 1:11 m", "b 8:0 m"] {
+            #expect(runDeviceFilter(p, allowed) == 1, "\(allowed)")
+        }
+        for denied in ["c 1:11 w", "c 1:1 r", "b 8:0 r", "b 8:0 rw", "c 4:64 w", "c 10:201 rw", "c 5:3 r"] {
+            #expect(runDeviceFilter(p, denied) == 0, "\(denied)")
+        }
+    }
+
+    @Test func v2AllowDevicesAttachesDefaultsPlusTheContainersRules() throws {
+        let sys = RecordingSyscalls()
+        let v2 = CgroupV2(root: "/cg", syscalls: sys)
+        try v2.allowDevices("kubepods/pod1/c1", rules: ["c 1:11 w", "b 8:* r"])
+        let p = try #require(sys.deviceFilters["/cg/kubepods/pod1/c1"])
+        #expect(runDeviceFilter(p, "c 1:11 w") == 1 && runDeviceFilter(p, "c 1:11 r") == 0)
+        #expect(runDeviceFilter(p, "b 8:3 r") == 1 && runDeviceFilter(p, "b 8:3 w") == 0 && runDeviceFilter(p, "b 9:0 r") == 0)
+        #expect(runDeviceFilter(p, "c 1:3 rw") == 1)
+        try v2.allowDevices("kubepods/pod1/c1", rules: [])
+        #expect(runDeviceFilter(try #require(sys.deviceFilters["/cg/kubepods/pod1/c1"]), "c 1:11 w") == 0)
+        #expect(throws: RuntimeError.self) { try v2.allowDevices("x", rules: ["c 1:11 rwx"]) }
+    }
+
+    @Test func rulesAndEncoding() throws {
+        #expect(try DeviceRule("c 136:* rwm") == DeviceRule("c 136:* rwm"))
+        let r = try DeviceRule("b 8:* rw")
+        #expect(r.type == 1 && r.major == 8 && r.minor == nil && r.access == 6)
+        let a = try DeviceRule("a")
+        #expect(a.type == nil && a.major == nil && a.access == DeviceRule.allAccess)
+        for bad in ["", "x 1:3 r", "c 1:3", "c 1 r", "c 1:3 q", "c -1:3 r", "c 1:3 "] {
+            #expect(throws: RuntimeError.self, "\(bad)") { try DeviceRule(bad) }
+        }
+        // an allow-all rule is one unconditional block
+        #expect(runDeviceFilter(DeviceFilter.program(allowing: [a]), "b 8:0 rwm") == 1)
+        #expect(runDeviceFilter(DeviceFilter.program(allowing: []), "c 1:3 r") == 0)
+        // struct bpf_insn: code, dst | src << 4, off (LE), imm (LE)
+        #expect(BPFInstruction(code: 0x61, dst: 2, src: 1, off: 4, imm: 0).bytes == [0x61, 0x12, 4, 0, 0, 0, 0, 0])
+        #expect(BPFInstruction(code: 0x55, dst: 4, src: 0, off: -2, imm: 0x1_0203).bytes == [0x55, 0x04, 0xfe, 0xff, 3, 2, 1, 0])
+    }
+}

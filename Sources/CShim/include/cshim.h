@@ -12,3 +12,9 @@ int swl_setxattr(const char *path, const char *name, const char *value, size_t s
 /// pipe2(2) with O_CLOEXEC: both ends close-on-exec from birth, so a child another thread
 /// spawns meanwhile cannot inherit them (which would keep their reader from seeing EOF).
 int swl_pipe_cloexec(int fds[2]);
+
+/// cgroup v2 device control: loads `count` eBPF instructions (`struct bpf_insn`, 8 bytes each)
+/// as a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to the cgroup directory
+/// `cgroup_dir` (BPF_CGROUP_DEVICE, no flags: attaching again replaces it). Returns 0, or -1
+/// with errno set and a message (with the verifier's log when it refused) in `err`.
+int swl_cgroup_device_filter(const char *cgroup_dir, const void *insns, unsigned count, char *err, size_t errlen);

@@ -7,10 +7,7 @@ package struct CgroupV1: CgroupManager {
     /// The controllers a container is placed in.
     package static let controllers = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices"]
     /// containerd's default device allow list (null, zero, full, tty, random, urandom, pts, ptmx, tun).
-    package static let allowedDevices = [
-        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-        "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-    ]
+    package static let allowedDevices = DeviceFilter.defaultRules
 
     package init(root: String = "/sys/fs/cgroup", syscalls: any Syscalls = LinuxSyscalls()) {
         self.root = root

@@ -62,8 +62,12 @@ package struct CgroupV2: CgroupManager {
 
     package func destroy(_ path: String) throws { try syscalls.rmdir(dir(path)) }
 
-    /// cgroup v2 controls devices with an eBPF program, which this driver does not load yet.
+    /// cgroup v2 has no devices.allow: attaches a device filter program (DeviceFilter) that
+    /// allows the default list plus `rules` and denies every other device. Until this is
+    /// called a v2 cgroup restricts no device, so the runtime calls it for every sandbox and
+    /// container cgroup; calling it again replaces the filter.
     package func allowDevices(_ path: String, rules: [String]) throws {
-        if !rules.isEmpty { throw RuntimeError(.unsupported, "device rules on cgroup v2 (\(rules.joined(separator: ", ")))") }
+        let parsed = try (DeviceFilter.defaultRules + rules).map(DeviceRule.init)
+        try syscalls.attachDeviceFilter(dir(path), program: DeviceFilter.program(allowing: parsed))
     }
 }
