@@ -399,10 +399,47 @@ final class TinyHTTPServer: @unchecked Sendable {
         #expect(try String(contentsOfFile: p + "/auth/token", encoding: .utf8) == "t0k")
         #expect(try String(contentsOfFile: p + "/ns", encoding: .utf8) == "default")
         #expect(VolumeManager.mountsUnder(p) == [p], "projected volumes are tmpfs")
+        // a source that cannot issue tokens: the volume fails naming why
         v.projected = ["sources": [["serviceAccountToken": ["path": "token"]]]]
         pod.spec?.volumes = [v]
         await #expect(throws: VolumeError.self) { _ = try await vm.setUp(pod) }
         #expect(vm.tearDown(uid: pod.uid).isEmpty && VolumeManager.mountsUnder(dir).isEmpty)
+    }
+}
+
+/// Issues numbered tokens that live `life` seconds, counting the requests.
+final class CountingTokens: ObjectSource, @unchecked Sendable {
+    let lock = NSLock()
+    var requests: [TokenCache.Request] = []
+    let life: TimeInterval
+    init(life: TimeInterval) { self.life = life }
+    func configMap(namespace: String, name: String) async throws -> ConfigMap? { nil }
+    func secret(namespace: String, name: String) async throws -> Secret? { nil }
+    func serviceAccountToken(_ r: TokenCache.Request) async throws -> (token: String, expires: Date) {
+        let n = lock.withLock {
+            requests.append(r)
+            return requests.count
+        }
+        return ("token-\(n)", Date().addingTimeInterval(life))
+    }
+}
+
+@Suite struct TokenCacheTests {
+    @Test func tokensAreReusedUntilEightyPercentOfTheirLife() async throws {
+        let source = CountingTokens(life: 3600)
+        let cache = TokenCache()
+        let r = TokenCache.Request(namespace: "default", serviceAccount: "default", audience: nil, expirationSeconds: 3600,
+                                   podName: "p", podUID: "u1")
+        let t0 = Date()
+        #expect(try await cache.token(r, from: source, now: t0) == "token-1")
+        #expect(try await cache.token(r, from: source, now: t0.addingTimeInterval(2000)) == "token-1")
+        #expect(try await cache.token(r, from: source, now: t0.addingTimeInterval(2900)) == "token-2", "renewed after 80% of 1h")
+        var other = r
+        other.audience = "vault"
+        #expect(try await cache.token(other, from: source, now: t0) == "token-3", "another audience is another token")
+        await cache.forget(podUID: "u1")
+        #expect(try await cache.token(r, from: source, now: t0) == "token-4")
+        #expect(source.requests.first?.podName == "p" && source.requests.first?.podUID == "u1")
     }
 }
 

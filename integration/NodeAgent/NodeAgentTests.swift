@@ -514,6 +514,7 @@ struct NodeAgentScenarioTests {
                       sources:
                       - configMap: {name: settings}
                       - downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}
+                      - serviceAccountToken: {path: token, audience: vault, expirationSeconds: 3600}
                   containers:
                   - name: app
                     image: \(Self.image)
@@ -532,6 +533,13 @@ struct NodeAgentScenarioTests {
             #expect(cat("/etc/podinfo/annotations").contains(#"note="say \"hi\"""#), "\(cat("/etc/podinfo/annotations"))")
             #expect(cat("/etc/podinfo/cpu_limit") == "250")
             #expect(cat("/etc/bundle/mode") == "blue" && cat("/etc/bundle/podname") == "info")
+            // the projected token is the pod's service account's, bound to the pod, for its audience
+            let token = cat("/etc/bundle/token")
+            let review = try lab.kubectl("create", "-o", "jsonpath={.status.authenticated} {.status.user.username} {.status.user.extra.authentication\\.kubernetes\\.io/pod-name[0]}",
+                                         "-f", "-", stdin: """
+                {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": "\(token)", "audiences": ["vault"]}}
+                """)
+            #expect(review.stdout == "true system:serviceaccount:default:default info", "\(review) token=\(token)")
             #expect(await until(timeout: 10) { (try? lab.kubectl("logs", "info"))?.stdout == "mem=64\n" }, "\(lab.diagnostics("info"))")
             // a label change reaches the file (atomically, through ..data)
             try lab.kubectl("label", "pod", "info", "tier=back", "--overwrite").check()

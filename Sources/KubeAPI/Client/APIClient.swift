@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-import Foundation
+public import Foundation
 public import NIOCore
 public import NIOHTTP1
 
@@ -141,6 +141,25 @@ public struct APIClient: Sendable {
         let b = Binding(metadata: meta, target: ObjectReference(kind: "Node", name: node, apiVersion: "v1"))
         _ = try await request(.POST, path(Pod.self, namespace: podNamespace, name: podName, subresource: "binding"),
                               body: try JSONValueEncoder().encode(b))
+    }
+
+    /// A service account token (TokenRequest, `serviceaccounts/<name>/token`), bound to a pod
+    /// when `boundPod` (name, uid) is given: the token and when it expires.
+    public func requestToken(namespace: String, serviceAccount: String, audiences: [String] = [], expirationSeconds: Int64 = 3600,
+                             boundPod: (name: String, uid: String)? = nil) async throws -> (token: String, expires: Date) {
+        var spec: [String: JSONValue] = ["expirationSeconds": .int(expirationSeconds)]
+        if !audiences.isEmpty { spec["audiences"] = .array(audiences.map { .string($0) }) }
+        if let boundPod {
+            spec["boundObjectRef"] = ["kind": "Pod", "apiVersion": "v1", "name": .string(boundPod.name), "uid": .string(boundPod.uid)]
+        }
+        let body: JSONValue = ["apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": .object(spec)]
+        let r = try await request(.POST, path(ServiceAccount.self, namespace: namespace, name: serviceAccount, subresource: "token"), body: body)
+        guard let token = r.value(at: ["status", "token"])?.stringValue else {
+            throw Status(message: "TokenRequest for \(namespace)/\(serviceAccount) returned no token", reason: "InternalError", code: 500)
+        }
+        let expires = r.value(at: ["status", "expirationTimestamp"])?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) }
+            ?? Date().addingTimeInterval(Double(expirationSeconds))
+        return (token, expires)
     }
 
     /// Evicts a pod through `pods/<name>/eviction` (policy/v1 Eviction).

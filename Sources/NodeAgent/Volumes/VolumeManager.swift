@@ -8,6 +8,43 @@ package protocol ObjectSource: Sendable {
     func configMap(namespace: String, name: String) async throws -> ConfigMap?
     /// The Secret, or nil when it does not exist.
     func secret(namespace: String, name: String) async throws -> Secret?
+    /// A token of the pod's service account bound to the pod (TokenRequest).
+    func serviceAccountToken(_ request: TokenCache.Request) async throws -> (token: String, expires: Date)
+}
+
+extension ObjectSource {
+    package func serviceAccountToken(_ request: TokenCache.Request) async throws -> (token: String, expires: Date) {
+        throw Status(message: "service account tokens are not available from this source", reason: "NotFound", code: 404)
+    }
+}
+
+/// Tokens for projected `serviceAccountToken` volumes, kept until 80% of their lifetime (or
+/// 24 hours) has passed, as the kubelet's token manager renews them; dropped with the pod.
+package actor TokenCache {
+    package struct Request: Hashable, Sendable {
+        package var namespace: String
+        package var serviceAccount: String
+        package var audience: String?
+        package var expirationSeconds: Int64
+        package var podName: String
+        package var podUID: String
+    }
+
+    private var tokens: [Request: (token: String, issued: Date, expires: Date)] = [:]
+
+    package init() {}
+
+    package func token(_ r: Request, from source: any ObjectSource, now: Date = Date()) async throws -> String {
+        if let t = tokens[r] {
+            let life = t.expires.timeIntervalSince(t.issued)
+            if now < t.issued.addingTimeInterval(min(life * 0.8, 24 * 3600)) { return t.token }
+        }
+        let fresh = try await source.serviceAccountToken(r)
+        tokens[r] = (fresh.token, now, fresh.expires)
+        return fresh.token
+    }
+
+    package func forget(podUID: String) { tokens = tokens.filter { $0.key.podUID != podUID } }
 }
 
 /// `ObjectSource` over the API.
@@ -19,6 +56,10 @@ package struct APIObjectSource: ObjectSource {
     }
     package func secret(namespace: String, name: String) async throws -> Secret? {
         do { return try await client.get(Secret.self, namespace: namespace, name: name) } catch let s as Status where s.code == 404 { return nil }
+    }
+    package func serviceAccountToken(_ r: TokenCache.Request) async throws -> (token: String, expires: Date) {
+        try await client.requestToken(namespace: r.namespace, serviceAccount: r.serviceAccount, audiences: r.audience.map { [$0] } ?? [],
+                                      expirationSeconds: r.expirationSeconds, boundPod: (r.podName, r.podUID))
     }
 }
 
@@ -36,6 +77,7 @@ package struct VolumeError: Error, CustomStringConvertible, Sendable {
 package struct VolumeManager: Sendable {
     package var podsDir: String
     package var source: any ObjectSource
+    package let tokens = TokenCache()
 
     package init(podsDir: String, source: any ObjectSource) {
         self.podsDir = podsDir
@@ -136,8 +178,20 @@ package struct VolumeManager: Sendable {
         if let d = source["downwardAPI"] {
             return try DownwardAPI.files(d["items"]?.arrayValue ?? [], pod: pod, volume: volume)
         }
-        if source["serviceAccountToken"] != nil {
-            throw VolumeError(volume: volume, message: "serviceAccountToken projections need the TokenRequest API, which this control plane does not serve yet")
+        if let t = source["serviceAccountToken"] {
+            let path = t["path"]?.stringValue ?? ""
+            guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+                throw VolumeError(volume: volume, message: "invalid path \"\(path)\"")
+            }
+            let sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount ?? "default"
+            let req = TokenCache.Request(namespace: ns, serviceAccount: sa, audience: t["audience"]?.stringValue,
+                                         expirationSeconds: t["expirationSeconds"]?.intValue ?? 3600, podName: pod.name, podUID: pod.uid)
+            do {
+                let token = try await tokens.token(req, from: self.source)
+                return [path: (Data(token.utf8), nil)]
+            } catch {
+                throw VolumeError(volume: volume, message: "failed to fetch token: \(error)")
+            }
         }
         throw VolumeError(volume: volume, message: "projected volume source has no known kind (configMap, secret, downwardAPI, serviceAccountToken)")
     }
@@ -145,6 +199,8 @@ package struct VolumeManager: Sendable {
     /// Unmounts and removes every volume of the pod; returns the unmount failures.
     @discardableResult
     package func tearDown(uid: String) -> [String] {
+        let cache = tokens
+        Task { await cache.forget(podUID: uid) }
         var failures: [String] = []
         let base = volumesDir(uid)
         for m in Self.mountsUnder(base).sorted(by: { $0.count > $1.count }) where umount2(m, Int32(MNT_DETACH)) != 0 {
