@@ -16,4 +16,8 @@ if ! swift build --build-tests >"$LOG" 2>&1; then
 fi
 grep -E "^/.*(error|warning):" "$LOG" | grep -v "/.build/" | sort -u | head -40 || true
 echo "test: running unit and integration tests"
-swift test --skip-build
+# The cgroup v2 VM test keeps both cores busy under software emulation for ~30 s: it runs on
+# its own afterwards, so the timing-sensitive suites never share the machine with it.
+swift test --skip-build --skip Cgroup2VMTests
+echo "test: running the cgroup v2 VM test"
+swift test --skip-build --filter Cgroup2VMTests

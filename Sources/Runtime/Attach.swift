@@ -41,17 +41,20 @@ package final class AttachSession: @unchecked Sendable {
         var cont: AsyncStream<(Stream, Data)>.Continuation!
         output = AsyncStream(bufferingPolicy: .unbounded) { cont = $0 }
         let c = cont!
-        Thread {
+        if stdin { try sendBlocking([5]) }
+        // The reader holds the session (and so its fd) until the shim ends the stream or
+        // `detach()` shuts the socket down: the fd is closed in deinit, never under a
+        // blocked recv, so its number cannot be reused while this thread still reads it.
+        Thread { [self] in
             var buf = [UInt8](repeating: 0, count: 16385)
             while true {
-                let n = buf.withUnsafeMutableBytes { recv(s, $0.baseAddress, $0.count, 0) }
+                let n = buf.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 if let stream = Stream(rawValue: buf[0]) { c.yield((stream, Data(buf[1..<n]))) }
             }
             c.finish()
         }.start()
-        if stdin { try sendBlocking([5]) }
     }
 
     deinit { Glibc.close(fd) }

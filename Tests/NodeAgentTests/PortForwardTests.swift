@@ -132,8 +132,9 @@ final class SPDYTestClient: @unchecked Sendable {
                             headers: ["streamType": "data", "port": "\(port)", "requestID": "\(request)"]))
     }
 
-    /// The next frame from the session, waiting at most `timeout` seconds.
-    func next(timeout: Double = 10) async throws -> SPDYFrame {
+    /// The next frame from the session, waiting at most `timeout` seconds (generous: the whole
+    /// suite starts at once on two cores, and the first seconds are crowded).
+    func next(timeout: Double = 30) async throws -> SPDYFrame {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let f = try sink.take() { return f }
