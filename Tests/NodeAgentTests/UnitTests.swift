@@ -220,7 +220,10 @@ final class TinyHTTPServer: @unchecked Sendable {
         }
         guard ok, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
         port = Int(UInt16(bigEndian: addr.sin_port))
+        // Only this thread closes the listener, after its last accept: closed by stop(), the
+        // number could be reused by another test's socket while this loop still polls it.
         Thread { [self] in
+            defer { close(fd) }
             while true {
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 if lock.withLock({ stopped }) { return }
@@ -243,13 +246,9 @@ final class TinyHTTPServer: @unchecked Sendable {
             defer { stopped = true }
             return !stopped
         }
-        if first {
-            usleep(150_000)
-            // shutdown first: a close alone leaves the socket listening while the accept
-            // thread is blocked in accept(2)
-            shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
-        }
+        // shutdown stops the listening at once (new connections are refused); the accept
+        // thread sees the flag and closes the descriptor itself
+        if first { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 }
 
