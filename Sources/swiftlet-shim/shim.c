@@ -134,6 +134,18 @@ static void die(const char *fmt, ...) {
     _exit(127);
 }
 
+// Writes all of buf unless the fd fails (EINTR is retried).
+static void write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
 static int write_file(const char *path, const char *data) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -581,12 +593,7 @@ static void write_state(const char *dir) {
     snprintf(dst, sizeof dst, "%s/state", dir);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return;
-    size_t len = strlen(state_buf), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, state_buf + off, len - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
+    write_all(fd, state_buf, strlen(state_buf));
     fsync(fd);
     close(fd);
     rename(tmp, dst);
@@ -658,12 +665,7 @@ static void log_line(const char *stream, const char *data, size_t len, int parti
     memcpy(out, head, (size_t)hl);
     memcpy(out + hl, data, len);
     out[(size_t)hl + len] = '\n';
-    size_t total = (size_t)hl + len + 1, off = 0;
-    while (off < total) {
-        ssize_t w = write(logfd, out + off, total - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
+    write_all(logfd, out, (size_t)hl + len + 1);
 }
 
 // Reads what is available; returns 0 at EOF.
@@ -1065,12 +1067,7 @@ static int relay_terminal(int master, int control) {
         if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(master, buf, sizeof buf);
             if (n > 0) {
-                for (ssize_t off = 0; off < n;) {
-                    ssize_t w = write(1, buf + off, (size_t)(n - off));
-                    if (w < 0 && errno == EINTR) continue;
-                    if (w <= 0) break;
-                    off += w;
-                }
+                write_all(1, buf, (size_t)n);
             } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                 done = 1; // EIO: every holder of the terminal's peer has gone
             }

@@ -37,11 +37,11 @@ final class LocalTerminal: @unchecked Sendable {
         raw = false
     }
 
-    /// Calls `chunk` with what arrives on stdin, then `end` at its end, on a thread of its own.
-    static func readStdin(_ chunk: @escaping @Sendable (Data) -> Void, end: @escaping @Sendable () -> Void) {
+    /// Calls `chunk` with what arrives on `handle`, then `end` at its end, on a thread of its own.
+    static func pump(_ handle: FileHandle, _ chunk: @escaping @Sendable (Data) -> Void, end: @escaping @Sendable () -> Void) {
         Thread {
             while true {
-                let d = FileHandle.standardInput.availableData
+                let d = handle.availableData
                 if d.isEmpty { break }
                 chunk(d)
             }
@@ -67,21 +67,18 @@ extension Crictl {
         let term = LocalTerminal(tty: tty) { session.resize(width: $0, height: $1) }
         defer { term.restore() }
         if stdin {
-            LocalTerminal.readStdin({ try? session.stdin.write(contentsOf: $0) }, end: { try? session.stdin.close() })
+            LocalTerminal.pump(FileHandle.standardInput, { try? session.stdin.write(contentsOf: $0) }, end: { try? session.stdin.close() })
         } else {
             try? session.stdin.close()
         }
-        let copies = [(session.stdout, FileHandle.standardOutput), (session.stderr, FileHandle.standardError)].map { from, to in
-            Thread {
-                while true {
-                    let d = from.availableData
-                    if d.isEmpty { break }
-                    to.write(d)
-                }
-            }
+        // Both outputs are copied to their ends before we exit, so no last line is lost.
+        let copied = DispatchGroup()
+        for (from, to) in [(session.stdout, FileHandle.standardOutput), (session.stderr, FileHandle.standardError)] {
+            copied.enter()
+            LocalTerminal.pump(from, { to.write($0) }, end: { copied.leave() })
         }
-        copies.forEach { $0.start() }
         let code = await session.wait()
+        await withCheckedContinuation { cont in copied.notify(queue: .global()) { cont.resume() } }
         term.restore()
         if code != 0 { throw ExitCode(code) }
     }
@@ -97,8 +94,8 @@ extension Crictl {
             let term = LocalTerminal(tty: tty) { w, h in blocking { try? await session.resize(width: w, height: h) } }
             defer { term.restore() }
             if interactive {
-                LocalTerminal.readStdin({ d in blocking { try? await session.write(d) } },
-                                       end: { blocking { try? await session.closeStdin() } })
+                LocalTerminal.pump(FileHandle.standardInput, { d in blocking { try? await session.write(d) } },
+                                   end: { blocking { try? await session.closeStdin() } })
             }
             for await (stream, data) in session.output {
                 (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(data)

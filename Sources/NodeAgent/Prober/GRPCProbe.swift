@@ -85,7 +85,6 @@ package enum GRPCProbe {
         let deadline = Date().addingTimeInterval(timeout)
         var multiplexer: NIOHTTP2Handler.AsyncStreamMultiplexer<Void>?
         var channel: (any Channel)?
-        var lastError: (any Error)?
         while multiplexer == nil, deadline.timeIntervalSinceNow > 0 {
             do {
                 let left = max(deadline.timeIntervalSinceNow, 0.001)
@@ -102,13 +101,11 @@ package enum GRPCProbe {
                 channel = ch
                 multiplexer = mux
             } catch {
-                lastError = error
                 let pause = min(0.1, max(deadline.timeIntervalSinceNow, 0))
                 try? await Task.sleep(nanoseconds: UInt64(pause * 1e9))
             }
         }
         guard let multiplexer, let channel else {
-            _ = lastError
             return .failure("timeout: failed to connect service \"\(addr)\" within \(goDuration(timeout)): context deadline exceeded")
         }
         defer { channel.close(promise: nil) }

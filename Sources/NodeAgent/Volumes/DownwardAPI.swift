@@ -93,10 +93,7 @@ package enum DownwardAPI {
     package static func files(_ items: [JSONValue], pod: Pod, volume: String) throws -> [String: (Data, mode_t?)] {
         var out: [String: (Data, mode_t?)] = [:]
         for item in items {
-            let path = item["path"]?.stringValue ?? ""
-            guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-                throw VolumeError(volume: volume, message: "invalid path \"\(path)\"")
-            }
+            let path = try VolumeManager.checkedPath(item["path"]?.stringValue ?? "", volume: volume)
             let value: String
             do {
                 if let f = item["fieldRef"]?["fieldPath"]?.stringValue {

@@ -140,30 +140,39 @@ package struct VolumeManager: Sendable {
 
     /// A configMap's keys (all, or `items`) as files (none for a missing optional one).
     func configMapFiles(_ ref: JSONValue, name: String, namespace: String, volume: String) async throws -> [String: (Data, mode_t?)] {
-        let optional = ref["optional"]?.boolValue ?? false
-        let cm: ConfigMap?
-        do { cm = try await source.configMap(namespace: namespace, name: name) } catch {
-            throw VolumeError(volume: volume, message: "failed to sync configmap cache: \(error)")
+        try await keyedFiles(ref, kind: "configmap", name: name, volume: volume) {
+            try await source.configMap(namespace: namespace, name: name).map { cm in
+                var data: [String: Data] = [:]
+                for (k, s) in cm.data ?? [:] { data[k] = Data(s.utf8) }
+                for (k, b) in cm.binaryData ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
+                return data
+            }
         }
-        guard cm != nil || optional else { throw VolumeError(volume: volume, message: "configmap \"\(name)\" not found") }
-        var data: [String: Data] = [:]
-        for (k, s) in cm?.data ?? [:] { data[k] = Data(s.utf8) }
-        for (k, b) in cm?.binaryData ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
-        return try Self.project(data, items: ref["items"], volume: volume, optional: optional)
     }
 
     /// A secret's keys (all, or `items`) as files.
     func secretFiles(_ ref: JSONValue, name: String, namespace: String, volume: String) async throws -> [String: (Data, mode_t?)] {
-        let optional = ref["optional"]?.boolValue ?? false
-        let sec: Secret?
-        do { sec = try await source.secret(namespace: namespace, name: name) } catch {
-            throw VolumeError(volume: volume, message: "failed to sync secret cache: \(error)")
+        try await keyedFiles(ref, kind: "secret", name: name, volume: volume) {
+            try await source.secret(namespace: namespace, name: name).map { sec in
+                var data: [String: Data] = [:]
+                for (k, b) in sec.data ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
+                for (k, v) in sec.stringData ?? [:] { data[k] = Data(v.utf8) }
+                return data
+            }
         }
-        guard sec != nil || optional else { throw VolumeError(volume: volume, message: "secret \"\(name)\" not found") }
-        var data: [String: Data] = [:]
-        for (k, b) in sec?.data ?? [:] { data[k] = Data(base64Encoded: b) ?? Data() }
-        for (k, v) in sec?.stringData ?? [:] { data[k] = Data(v.utf8) }
-        return try Self.project(data, items: ref["items"], volume: volume, optional: optional)
+    }
+
+    /// The object's keys as files, as configMap and secret volumes and projections share them:
+    /// a failed read or a missing object (unless `optional`) fails the volume.
+    func keyedFiles(_ ref: JSONValue, kind: String, name: String, volume: String,
+                    fetch: () async throws -> [String: Data]?) async throws -> [String: (Data, mode_t?)] {
+        let optional = ref["optional"]?.boolValue ?? false
+        let data: [String: Data]?
+        do { data = try await fetch() } catch {
+            throw VolumeError(volume: volume, message: "failed to sync \(kind) cache: \(error)")
+        }
+        guard data != nil || optional else { throw VolumeError(volume: volume, message: "\(kind) \"\(name)\" not found") }
+        return try Self.project(data ?? [:], items: ref["items"], volume: volume, optional: optional)
     }
 
     /// The files one source of a projected volume contributes.
@@ -179,10 +188,7 @@ package struct VolumeManager: Sendable {
             return try DownwardAPI.files(d["items"]?.arrayValue ?? [], pod: pod, volume: volume)
         }
         if let t = source["serviceAccountToken"] {
-            let path = t["path"]?.stringValue ?? ""
-            guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-                throw VolumeError(volume: volume, message: "invalid path \"\(path)\"")
-            }
+            let path = try Self.checkedPath(t["path"]?.stringValue ?? "", volume: volume)
             let sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount ?? "default"
             let req = TokenCache.Request(namespace: ns, serviceAccount: sa, audience: t["audience"]?.stringValue,
                                          expirationSeconds: t["expirationSeconds"]?.intValue ?? 3600, podName: pod.name, podUID: pod.uid)
@@ -238,6 +244,14 @@ package struct VolumeManager: Sendable {
         }
     }
 
+    /// A file path inside a volume: relative, without `..`; else the volume fails naming it.
+    static func checkedPath(_ path: String, volume: String) throws -> String {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+            throw VolumeError(volume: volume, message: "invalid path \"\(path)\"")
+        }
+        return path
+    }
+
     /// The files of a configMap/secret volume: every key, or only `items` (key → path, mode).
     static func project(_ data: [String: Data], items: JSONValue?, volume: String, optional: Bool) throws -> [String: (Data, mode_t?)] {
         guard let items = items?.arrayValue else { return data.mapValues { ($0, nil) } }
@@ -248,10 +262,7 @@ package struct VolumeManager: Sendable {
                 if optional { continue }
                 throw VolumeError(volume: volume, message: "configmap references non-existent config key: \(key)")
             }
-            guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-                throw VolumeError(volume: volume, message: "invalid path \(path)")
-            }
-            out[path] = (d, i["mode"]?.intValue.map { mode_t($0) })
+            out[try checkedPath(path, volume: volume)] = (d, i["mode"]?.intValue.map { mode_t($0) })
         }
         return out
     }
