@@ -183,7 +183,7 @@ private struct ProbeSingle: SingleValueDecodingContainer {
 }
 
 /// Produces placeholder values of any `Decodable` type: zero, empty, nil.
-private struct DummyDecoder: Decoder {
+struct DummyDecoder: Decoder {
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {

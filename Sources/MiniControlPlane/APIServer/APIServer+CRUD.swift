@@ -5,9 +5,9 @@ extension APIServer {
     // MARK: typed decoding (types, quantities, unknown fields)
 
     static func typedCheck(_ r: ResourceInfo, _ obj: JSONValue) throws -> [String] {
-        func check<T: Decodable>(_ t: T.Type) throws -> [String] {
-            try JSONValueDecoder().decodeReportingUnknown(t, from: obj).1
-        }
+        // the compiled shape answers as `JSONValueDecoder.decodeReportingUnknown` would,
+        // without building the typed value (a quarter of a create's CPU when decoded)
+        func check<T: Decodable>(_ t: T.Type) throws -> [String] { try TypeShape.of(t).check(obj) }
         switch (r.group, r.resource) {
         case ("", "pods"): return try check(Pod.self)
         case ("", "nodes"): return try check(Node.self)
@@ -132,7 +132,7 @@ extension APIServer {
             let kv = try await store.write(.create(key: r.key(namespace: namespace, name: name), value: APIServer.stamped(frozen)))
             let stored = Self.versioned(frozen, kv.modRevision)
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
-                await registry.register(crd: crd)
+                registry.register(crd: crd)
             }
             return WriteResult(object: stored, warnings: warnings, bytes: kv.value)
         } catch StoreError.keyExists {
@@ -355,7 +355,7 @@ extension APIServer {
             let stored = Self.versioned(frozen, kv.modRevision)
             if r.group == "", r.resource == "services" { await releaseDropped(old: old, new: stored) }
             if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
-                await registry.register(crd: crd)
+                registry.register(crd: crd)
             }
             return WriteResult(object: stored, bytes: kv.value)
         } catch StoreError.conflict {
@@ -683,7 +683,7 @@ extension APIServer {
         if r.group == "apiextensions.k8s.io" {
             let g = last.value(at: ["spec", "group"])?.stringValue ?? ""
             let p = last.value(at: ["spec", "names", "plural"])?.stringValue ?? ""
-            await registry.unregister(group: g, plural: p)
+            registry.unregister(group: g, plural: p)
             // custom objects go with their definition
             if let kvs = try? await store.list(prefix: "/registry/\(g)/\(p)/").items {
                 for kv in kvs { _ = try? await store.write(.delete(key: kv.key, expected: nil)) }
