@@ -12,7 +12,7 @@ import Testing
     }
 
     func res(_ api: APIServer, _ group: String, _ resource: String) async -> ResourceInfo {
-        await api.registry.lookup(group: group, version: "v1", resource: resource)!
+        api.registry.lookup(group: group, version: "v1", resource: resource)!
     }
 
     func pod(_ name: String, node: String? = nil) -> JSONValue {

@@ -10,7 +10,11 @@ public enum KubeTime {
     }()
     private static let lock = NSLock()
 
-    public static func format(_ d: Date) -> String { lock.withLock { seconds.string(from: d) } }
+    /// `2026-11-23T10:00:00Z`, in UTC, computed without a formatter or a lock (the API
+    /// server stamps every write with it).
+    public static func format(_ d: Date) -> String {
+        KubeProtobuf.formatRFC3339(seconds: Int64(d.timeIntervalSince1970.rounded(.down)), micros: nil)
+    }
     public static func now() -> String { format(Date()) }
 
     /// `2026-11-23T10:00:00.123456Z`

@@ -10,7 +10,7 @@ extension APIServer {
     ]
 
     func ensureSystemPriorityClasses() async throws {
-        guard let pc = await registry.lookup(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses") else { return }
+        guard let pc = registry.lookup(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses") else { return }
         for c in Self.systemPriorityClasses where try await store.get(pc.key(namespace: nil, name: c.name)) == nil {
             let obj: JSONValue = [
                 "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
@@ -24,7 +24,7 @@ extension APIServer {
     /// Sets `spec.priority` (and `priorityClassName` from the global default, and
     /// `preemptionPolicy` from the class when the pod has none) on a pod being created.
     func admitPriority(_ r: ResourceInfo, _ pod: inout JSONValue, name: String) async throws {
-        guard let pc = await registry.lookup(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses") else { return }
+        guard let pc = registry.lookup(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses") else { return }
         var spec = pod["spec"] ?? [:]
         var value: Int64 = 0
         var policy: JSONValue? = nil

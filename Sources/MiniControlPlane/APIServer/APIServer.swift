@@ -30,10 +30,10 @@ public final class APIServer: Sendable {
     /// Loads CRDs and allocations from storage and creates the system namespaces and the
     /// `kubernetes` Service, as kube-apiserver's bootstrap controllers do.
     public func bootstrap() async throws {
-        let crdInfo = await registry.lookup(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions")!
+        let crdInfo = registry.lookup(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions")!
         for kv in try await store.list(prefix: crdInfo.storagePrefix).items {
             if let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: kv.value) {
-                await registry.register(crd: crd)
+                registry.register(crd: crd)
             }
         }
         var ips: [String] = []
@@ -45,7 +45,7 @@ public final class APIServer: Sendable {
             ports += (o.value(at: ["spec", "ports"])?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.map { Int($0) }
         }
         await allocators.markUsed(ips: ips, ports: ports)
-        let ns = await registry.lookup(group: "", version: "v1", resource: "namespaces")!
+        let ns = registry.lookup(group: "", version: "v1", resource: "namespaces")!
         // namespaces left Terminating by a previous run are drained again
         for kv in try await store.list(prefix: ns.storagePrefix).items {
             if let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil,
@@ -61,7 +61,7 @@ public final class APIServer: Sendable {
             }
         }
         try await ensureSystemPriorityClasses()
-        let svc = await registry.lookup(group: "", version: "v1", resource: "services")!
+        let svc = registry.lookup(group: "", version: "v1", resource: "services")!
         if try await store.get(svc.key(namespace: "default", name: "kubernetes")) == nil {
             let ip = await allocators.firstIP
             let obj: JSONValue = [

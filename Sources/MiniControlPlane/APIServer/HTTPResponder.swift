@@ -111,14 +111,14 @@ public struct APIHTTPResponder: HTTPResponder {
         case "/healthz", "/livez", "/readyz":
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
         case "/api", "/api/":
-            let all = await api.registry.all()
+            let all = api.registry.all()
             if Discovery.wantsAggregated(accept) {
                 return Self.json(Discovery.aggregated(all, legacy: true), contentType: Discovery.aggregatedContentType)
             }
             return Self.json(["kind": "APIVersions", "versions": ["v1"],
                               "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"]]])
         case "/apis", "/apis/":
-            let all = await api.registry.all()
+            let all = api.registry.all()
             if Discovery.wantsAggregated(accept) {
                 return Self.json(Discovery.aggregated(all, legacy: false), contentType: Discovery.aggregatedContentType)
             }
@@ -140,12 +140,12 @@ public struct APIHTTPResponder: HTTPResponder {
             guard let tokens = api.tokens else { throw APIError.pathNotFound(path) }
             return Self.json(tokens.jwks, contentType: "application/jwk-set+json")
         case "/openapi/v3", "/openapi/v3/":
-            return Self.json(OpenAPI.index(await api.registry.all()))
+            return Self.json(OpenAPI.index(api.registry.all()))
         default: break
         }
         if segs.count >= 3, segs[0] == "openapi", segs[1] == "v3" {
             let gv = segs.dropFirst(2).joined(separator: "/")
-            guard let doc = OpenAPI.document(for: gv, resources: await api.registry.all()) else {
+            guard let doc = OpenAPI.document(for: gv, resources: api.registry.all()) else {
                 throw APIError.pathNotFound(path)
             }
             return Self.json(doc)
@@ -160,7 +160,7 @@ public struct APIHTTPResponder: HTTPResponder {
         } else if segs.first == "apis", segs.count >= 2 {
             group = segs[1]
             if segs.count == 2 {
-                let all = await api.registry.all()
+                let all = api.registry.all()
                 guard let g = Discovery.group(group, all) else { throw APIError.pathNotFound(path) }
                 return Self.json(g)
             }
@@ -169,20 +169,20 @@ public struct APIHTTPResponder: HTTPResponder {
         } else {
             throw APIError.pathNotFound(path)
         }
-        guard await api.registry.hasGroupVersion(group: group, version: version) else { throw APIError.pathNotFound(path) }
+        guard api.registry.hasGroupVersion(group: group, version: version) else { throw APIError.pathNotFound(path) }
         if rest.isEmpty {
-            return Self.json(Discovery.resourceList(group: group, version: version, await api.registry.all()))
+            return Self.json(Discovery.resourceList(group: group, version: version, api.registry.all()))
         }
         var namespace: String? = nil
         var parts = Array(rest)
         if parts.count >= 3, parts[0] == "namespaces",
-            await api.registry.lookup(group: group, version: version, resource: parts[2]) != nil || (parts.count >= 3 && group != "")
+            api.registry.lookup(group: group, version: version, resource: parts[2]) != nil || (parts.count >= 3 && group != "")
         {
             namespace = parts[1]
             parts = Array(parts.dropFirst(2))
         }
         let resourceName = parts[0]
-        guard let r = await api.registry.lookup(group: group, version: version, resource: resourceName) else {
+        guard let r = api.registry.lookup(group: group, version: version, resource: resourceName) else {
             throw APIError.pathNotFound(path)
         }
         let name = parts.count > 1 ? parts[1] : nil
@@ -284,7 +284,7 @@ public struct APIHTTPResponder: HTTPResponder {
             if r.resource == "bindings" {
                 let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
                 let podName = body.value(at: ["metadata", "name"])?.stringValue ?? ""
-                let pods = await api.registry.lookup(group: "", version: "v1", resource: "pods")!
+                let pods = api.registry.lookup(group: "", version: "v1", resource: "pods")!
                 return try await bind(pods, namespace: namespace, name: podName, body: body)
             }
             let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")

@@ -20,7 +20,7 @@ extension KubeletProxy {
     {
         guard let proto = PortForwardProtocol.negotiateTunnel(request.headerFields[.secWebSocketProtocol]) else { return .dontUpgrade }
         let proxy = KubeletProxy(api: api)
-        guard let pods = await api.registry.lookup(group: "", version: "v1", resource: "pods"),
+        guard let pods = api.registry.lookup(group: "", version: "v1", resource: "pods"),
             let pod = try? await api.get(pods, namespace: ns, name: name), !pod.isNull,
             let node = pod.value(at: ["spec", "nodeName"])?.stringValue, !node.isEmpty,
             let base = try? await proxy.kubeletURL(node)
@@ -100,7 +100,7 @@ extension KubeletProxy {
                                           reason: "Forbidden", code: 403))
                     return
                 }
-                guard let pods = await api.registry.lookup(group: "", version: "v1", resource: "pods"),
+                guard let pods = api.registry.lookup(group: "", version: "v1", resource: "pods"),
                     let pod = try? await api.get(pods, namespace: ns, name: name), !pod.isNull
                 else {
                     try await fail(Status(message: "pods \"\(name)\" not found", reason: "NotFound", code: 404,

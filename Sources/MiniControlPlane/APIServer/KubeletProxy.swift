@@ -58,7 +58,7 @@ struct KubeletProxy {
 
     /// The kubelet's base URL from the Node object.
     func kubeletURL(_ node: String) async throws -> String {
-        guard let nodes = await api.registry.lookup(group: "", version: "v1", resource: "nodes") else {
+        guard let nodes = api.registry.lookup(group: "", version: "v1", resource: "nodes") else {
             throw Status(message: "nodes are not served", reason: "InternalError", code: 500)
         }
         let obj = try await api.get(nodes, namespace: nil, name: node)
@@ -124,7 +124,7 @@ struct KubeletProxy {
             guard let proto = ["v5.channel.k8s.io", "v4.channel.k8s.io"].first(where: { offered.contains($0) }) else { return .dontUpgrade }
             let proxy = KubeletProxy(api: api)
             let ns = segs[3], name = segs[5]
-            guard let pods = await api.registry.lookup(group: "", version: "v1", resource: "pods"),
+            guard let pods = api.registry.lookup(group: "", version: "v1", resource: "pods"),
                 let pod = try? await api.get(pods, namespace: ns, name: name), !pod.isNull,
                 let node = pod.value(at: ["spec", "nodeName"])?.stringValue, !node.isEmpty,
                 let base = try? await proxy.kubeletURL(node)

@@ -1,3 +1,4 @@
+import Synchronization
 public import KubeAPI
 
 /// One REST resource the API server serves: its names, scope, verbs and subresources.
@@ -146,30 +147,45 @@ enum BuiltinResources {
                              "authentication.k8s.io", "scheduling.k8s.io", "apiextensions.k8s.io"]
 }
 
-/// All resources the server serves now: the built-ins plus those CRDs added.
-public actor ResourceRegistry {
-    private var resources: [ResourceInfo]
+/// All resources the server serves now: the built-ins plus those CRDs added. Every request
+/// looks its resource up here, so reads take a lock (no actor hop) and a hashed index.
+public final class ResourceRegistry: Sendable {
+    private struct State {
+        var resources: [ResourceInfo]
+        var byPath: [String: ResourceInfo]
+        var groupVersions: Set<String>
+        init(_ resources: [ResourceInfo]) {
+            self.resources = resources
+            byPath = [:]
+            groupVersions = []
+            for r in resources {
+                byPath[r.group + "/" + r.version + "/" + r.resource] = r
+                groupVersions.insert(r.group + "/" + r.version)
+            }
+        }
+    }
+    private let state: Mutex<State>
 
-    public init() { resources = BuiltinResources.all }
+    public init() { state = Mutex(State(BuiltinResources.all)) }
 
-    public func all() -> [ResourceInfo] { resources }
+    public func all() -> [ResourceInfo] { state.withLock { $0.resources } }
 
     public func lookup(group: String, version: String, resource: String) -> ResourceInfo? {
-        resources.first { $0.group == group && $0.version == version && $0.resource == resource }
+        state.withLock { $0.byPath[group + "/" + version + "/" + resource] }
     }
 
     public func lookup(kind: String, groupVersion: String) -> ResourceInfo? {
-        resources.first { $0.kind == kind && $0.groupVersion == groupVersion }
+        state.withLock { $0.resources.first { $0.kind == kind && $0.groupVersion == groupVersion } }
     }
 
     public func hasGroupVersion(group: String, version: String) -> Bool {
-        resources.contains { $0.group == group && $0.version == version }
+        state.withLock { $0.groupVersions.contains(group + "/" + version) }
     }
 
     /// Registers (or replaces) the served versions of a CRD.
     public func register(crd: CustomResourceDefinition) {
         let spec = crd.spec
-        resources.removeAll { $0.group == spec.group && $0.resource == spec.names.plural }
+        var added: [ResourceInfo] = []
         for v in spec.versions where v.served {
             var info = ResourceInfo(
                 group: spec.group, version: v.name, resource: spec.names.plural,
@@ -180,11 +196,16 @@ public actor ResourceRegistry {
                 storagePrefix: "/registry/\(spec.group)/\(spec.names.plural)/")
             info.crdColumns = v.additionalPrinterColumns ?? []
             info.crdSchema = v.schema?["openAPIV3Schema"] ?? .emptyObject
-            resources.append(info)
+            added.append(info)
+        }
+        state.withLock { st in
+            var rs = st.resources
+            rs.removeAll { $0.group == spec.group && $0.resource == spec.names.plural }
+            st = State(rs + added)
         }
     }
 
     public func unregister(group: String, plural: String) {
-        resources.removeAll { $0.group == group && $0.resource == plural && $0.isCustom }
+        state.withLock { st in st = State(st.resources.filter { !($0.group == group && $0.resource == plural && $0.isCustom) }) }
     }
 }

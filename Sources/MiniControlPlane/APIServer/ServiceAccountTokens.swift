@@ -102,7 +102,7 @@ extension APIServer {
     /// Secret or Node that must exist (with the given uid).
     func requestToken(namespace: String, name: String, body: JSONValue) async throws -> JSONValue {
         guard let tokens else { throw APIError.internalError("no service account signing key is configured") }
-        let saInfo = await registry.lookup(group: "", version: "v1", resource: "serviceaccounts")!
+        let saInfo = registry.lookup(group: "", version: "v1", resource: "serviceaccounts")!
         let sa = try await get(saInfo, namespace: namespace, name: name)
         if sa.isNull { throw APIError.notFound(saInfo, name) }
         let spec = body["spec"] ?? [:]
@@ -118,9 +118,9 @@ extension APIServer {
             let refName = ref["name"]?.stringValue ?? ""
             let target: ResourceInfo
             switch kind {
-            case "Pod": target = await registry.lookup(group: "", version: "v1", resource: "pods")!
-            case "Secret": target = await registry.lookup(group: "", version: "v1", resource: "secrets")!
-            case "Node": target = await registry.lookup(group: "", version: "v1", resource: "nodes")!
+            case "Pod": target = registry.lookup(group: "", version: "v1", resource: "pods")!
+            case "Secret": target = registry.lookup(group: "", version: "v1", resource: "secrets")!
+            case "Node": target = registry.lookup(group: "", version: "v1", resource: "nodes")!
             default:
                 throw APIError.badRequest("TokenRequest.authentication.k8s.io \"\(name)\" is invalid: spec.boundObjectRef.kind: Unsupported value: \"\(kind)\": supported values: \"Pod\", \"Secret\", \"Node\"")
             }
@@ -132,7 +132,7 @@ extension APIServer {
             }
             k8s[kind.lowercased()] = ["name": .string(refName), "uid": .string(uid)]
             if kind == "Pod", let node = obj.value(at: ["spec", "nodeName"])?.stringValue, !node.isEmpty {
-                let nodes = await registry.lookup(group: "", version: "v1", resource: "nodes")!
+                let nodes = registry.lookup(group: "", version: "v1", resource: "nodes")!
                 let n = try await get(nodes, namespace: nil, name: node)
                 if !n.isNull { k8s["node"] = ["name": .string(node), "uid": n.value(at: ["metadata", "uid"]) ?? ""] }
             }
@@ -169,7 +169,7 @@ extension APIServer {
         let ns = k8s["namespace"]?.stringValue ?? ""
         let saName = k8s.value(at: ["serviceaccount", "name"])?.stringValue ?? ""
         let saUID = k8s.value(at: ["serviceaccount", "uid"])?.stringValue ?? ""
-        let saInfo = await registry.lookup(group: "", version: "v1", resource: "serviceaccounts")!
+        let saInfo = registry.lookup(group: "", version: "v1", resource: "serviceaccounts")!
         let sa = (try? await get(saInfo, namespace: ns, name: saName)) ?? .null
         guard !sa.isNull, sa.value(at: ["metadata", "uid"])?.stringValue == saUID else {
             return .failure(.revoked("service account \(ns)/\(saName) has been deleted"))
@@ -177,7 +177,7 @@ extension APIServer {
         var extra: [String: JSONValue] = ["authentication.kubernetes.io/credential-id": .array([.string("JTI=\(claims["jti"]?.stringValue ?? "")")])]
         for (kind, resource) in [("pod", "pods"), ("secret", "secrets"), ("node", "nodes")] {
             guard let ref = k8s[kind], let refName = ref["name"]?.stringValue else { continue }
-            let info = await registry.lookup(group: "", version: "v1", resource: resource)!
+            let info = registry.lookup(group: "", version: "v1", resource: resource)!
             let obj = (try? await get(info, namespace: kind == "node" ? nil : ns, name: refName)) ?? .null
             if kind != "node" {
                 guard !obj.isNull, obj.value(at: ["metadata", "uid"])?.stringValue == ref["uid"]?.stringValue,

@@ -310,11 +310,7 @@ public enum Tables {
         return rfc3339.date(from: s) ?? rfc3339Frac.date(from: s)
     }
 
-    public static func formatTime(_ d: Date) -> String {
-        timeLock.lock()
-        defer { timeLock.unlock() }
-        return rfc3339.string(from: d)
-    }
+    public static func formatTime(_ d: Date) -> String { KubeTime.format(d) }
 
     public static func formatMicroTime(_ d: Date) -> String {
         // metav1.MicroTime: RFC3339 with 6 fractional digits

@@ -7,10 +7,10 @@ import KubeAPI
 /// kube-controller-manager's namespace controller does.
 extension APIServer {
     func finalizeNamespace(_ name: String) async {
-        let nsInfo = await registry.lookup(group: "", version: "v1", resource: "namespaces")!
+        let nsInfo = registry.lookup(group: "", version: "v1", resource: "namespaces")!
         for attempt in 0..<600 {
             var remaining = 0
-            for r in await registry.all() where r.namespaced && r.verbs.contains("delete") {
+            for r in registry.all() where r.namespaced && r.verbs.contains("delete") {
                 guard let items = try? await store.list(prefix: r.prefix(namespace: name)).items else { continue }
                 for kv in items {
                     remaining += 1

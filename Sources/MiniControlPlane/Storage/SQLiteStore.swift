@@ -209,12 +209,10 @@ public actor SQLiteStore: Store {
                         for r in toWrite {
                             switch r {
                             case .put(let key, let value, let createRev, let modRev, let type):
-                                try db.execute(
-                                    sql: "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev) VALUES (?, ?, ?, ?)",
-                                    arguments: [key, value, createRev, modRev])
-                                try db.execute(
-                                    sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, ?, ?, ?)",
-                                    arguments: [modRev, key, type, value, createRev])
+                                try db.cachedStatement(sql: "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev) VALUES (?, ?, ?, ?)")
+                                    .execute(arguments: [key, value, createRev, modRev])
+                                try db.cachedStatement(sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, ?, ?, ?)")
+                                    .execute(arguments: [modRev, key, type, value, createRev])
                             case .delete(let key, let prev, let createRev, let rev):
                                 try db.execute(sql: "DELETE FROM kv WHERE key = ?", arguments: [key])
                                 try db.execute(
@@ -222,8 +220,8 @@ public actor SQLiteStore: Store {
                                     arguments: [rev, key, prev, createRev])
                             }
                         }
-                        try db.execute(
-                            sql: "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?)", arguments: [finalRev])
+                        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?)")
+                            .execute(arguments: [finalRev])
                     }
                 }
             } catch {
