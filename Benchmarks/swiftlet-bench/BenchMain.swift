@@ -171,14 +171,16 @@ struct APIServerBench: AsyncParsableCommand {
         let base = server.baseURL
         try await waitReady(http, base + "/healthz")
         _ = try await send(http, .POST, base + "/api/v1/namespaces", JSONWriter.bytes(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]]))
-        let sw = try await workload(http: http, name: "swiftlet", serverPid: server.process.processIdentifier, watch: { times, box, count in
+        let swConns = try await connectAll(host: "127.0.0.1", port: port, count: concurrency)
+        let sw = try await workload(connections: swConns, name: "swiftlet", serverPid: server.process.processIdentifier, watch: { times, box, count in
             try await self.watchSwiftlet(http, base, times: times, box: box, count: count)
-        }, create: { i in
-            _ = try await send(http, .POST, base + "/api/v1/namespaces/bench/pods", podJSON(i, label: "a"))
-        }, update: { i in
-            _ = try await send(http, .PATCH, base + "/api/v1/namespaces/bench/pods/pod-\(i)",
-                               Array(#"{"metadata":{"labels":{"rev":"b"}}}"#.utf8), contentType: "application/merge-patch+json")
+        }, create: { c, i in
+            _ = try await c.send("POST", "/api/v1/namespaces/bench/pods", body: podJSON(i, label: "a"))
+        }, update: { c, i in
+            _ = try await c.send("PATCH", "/api/v1/namespaces/bench/pods/pod-\(i)",
+                                 body: Array(#"{"metadata":{"labels":{"rev":"b"}}}"#.utf8), contentType: "application/merge-patch+json")
         })
+        for c in swConns { await c.close() }
 
         // etcd 3.4
         var et: (create: Stats, update: Stats, watch: Stats)? = nil
@@ -197,15 +199,17 @@ struct APIServerBench: AsyncParsableCommand {
             let ebase = "http://127.0.0.1:\(cport)"
             try await waitReady(http, ebase + "/health")
             let b64: @Sendable (String) -> String = { Data($0.utf8).base64EncodedString() }
-            et = try await workload(http: http, name: "etcd 3.4", serverPid: etcdProc.processIdentifier, watch: { times, box, count in
+            let etConns = try await connectAll(host: "127.0.0.1", port: cport, count: concurrency)
+            et = try await workload(connections: etConns, name: "etcd 3.4", serverPid: etcdProc.processIdentifier, watch: { times, box, count in
                 try await self.watchEtcd(http, ebase, times: times, box: box, count: count)
-            }, create: { i in
+            }, create: { c, i in
                 let body: JSONValue = ["key": .string(b64("/registry/pods/bench/pod-\(i)")), "value": .string(Data(podJSON(i, label: "a")).base64EncodedString())]
-                _ = try await send(http, .POST, ebase + "/v3/kv/put", JSONWriter.bytes(body))
-            }, update: { i in
+                _ = try await c.send("POST", "/v3/kv/put", body: JSONWriter.bytes(body))
+            }, update: { c, i in
                 let body: JSONValue = ["key": .string(b64("/registry/pods/bench/pod-\(i)")), "value": .string(Data(podJSON(i, label: "b")).base64EncodedString())]
-                _ = try await send(http, .POST, ebase + "/v3/kv/put", JSONWriter.bytes(body))
+                _ = try await c.send("POST", "/v3/kv/put", body: JSONWriter.bytes(body))
             })
+            for c in etConns { await c.close() }
         } else {
             say("(etcd not found at \(etcd): install etcd-server for the reference)")
         }
@@ -240,10 +244,10 @@ struct APIServerBench: AsyncParsableCommand {
         return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    func workload(http: HTTPClient, name: String, serverPid: Int32? = nil,
+    func workload(connections: [LeanConnection], name: String, serverPid: Int32? = nil,
                   watch: @escaping @Sendable (SendTimes, StatsBox, Int) async throws -> Void,
-                  create: @escaping @Sendable (Int) async throws -> Void,
-                  update: @escaping @Sendable (Int) async throws -> Void) async throws -> (create: Stats, update: Stats, watch: Stats)
+                  create: @escaping @Sendable (LeanConnection, Int) async throws -> Void,
+                  update: @escaping @Sendable (LeanConnection, Int) async throws -> Void) async throws -> (create: Stats, update: Stats, watch: Stats)
     {
         let times = SendTimes()
         let wbox = StatsBox()
@@ -251,21 +255,23 @@ struct APIServerBench: AsyncParsableCommand {
         let watcher = Task { try await watch(times, wbox, count * 2) }
         try await Task.sleep(for: .milliseconds(300))
         let cpu0 = serverPid.map(Self.cpuSeconds)
-        let c = try await runLoad(count: pods, concurrency: concurrency) { i in
+        let own0 = Self.cpuSeconds(getpid())
+        let c = try await runLoad(count: pods, over: connections) { conn, i in
             times.set("pod-\(i)", now())
-            try await create(i)
+            try await create(conn, i)
         }
         say(row("\(name) create (HTTP)", c))
         let cpu1 = serverPid.map(Self.cpuSeconds)
-        let u = try await runLoad(count: pods, concurrency: concurrency) { i in
+        let u = try await runLoad(count: pods, over: connections) { conn, i in
             times.set("pod-\(i)", now())
-            try await update(i)
+            try await update(conn, i)
         }
         say(row("\(name) update (HTTP)", u))
         if let pid = serverPid, let cpu0, let cpu1 {
             let cpu2 = Self.cpuSeconds(pid)
-            say(String(format: "%@ server CPU per request: create %.0f µs, update %.0f µs", name,
-                       (cpu1 - cpu0) / Double(pods) * 1e6, (cpu2 - cpu1) / Double(pods) * 1e6))
+            say(String(format: "%@ server CPU per request: create %.0f µs, update %.0f µs; load generator (this process) %.0f µs", name,
+                       (cpu1 - cpu0) / Double(pods) * 1e6, (cpu2 - cpu1) / Double(pods) * 1e6,
+                       (Self.cpuSeconds(getpid()) - own0) / Double(2 * pods) * 1e6))
         }
         let deadline = now() + 30_000_000_000
         while wbox.stats.ops < count * 2 && now() < deadline { try await Task.sleep(for: .milliseconds(20)) }
