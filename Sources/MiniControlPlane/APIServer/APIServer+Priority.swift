@@ -36,7 +36,12 @@ extension APIServer {
             policy = cls["preemptionPolicy"]
         } else {
             // The global default; with several, the lowest value wins (as upstream).
-            let defaults = try await store.list(prefix: pc.storagePrefix).items.compactMap { try? JSONParser.parse($0.value) }
+            // stored objects are compact JSON, so a class that is not the default never holds
+            // these bytes: only the (rare) candidates are parsed
+            let marker = Array(#""globalDefault":true"#.utf8)
+            let defaults = try await store.list(prefix: pc.storagePrefix).items
+                .filter { Self.find(marker, in: $0.value) != nil }
+                .compactMap { try? JSONParser.parse($0.value) }
                 .filter { $0["globalDefault"] == .bool(true) }
                 .min { ($0["value"]?.intValue ?? 0) < ($1["value"]?.intValue ?? 0) }
             if let d = defaults {
