@@ -129,6 +129,43 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return object[key.stringValue]?.isNull ?? true
     }
 
+    // Scalars are read straight from the object: going through a child decoder and a single
+    // value container for every string and integer of a Pod cost most of a decode.
+    private func scalar<T>(_ key: Key, _ expected: @autoclosure () -> String, _ read: (JSONValue) -> T?) throws -> T {
+        consumed.keys.insert(key.stringValue)
+        guard let v = object[key.stringValue] else {
+            throw JSONValueDecodingError(path: pathString(codingPath + [key]), message: "required field is missing")
+        }
+        guard let x = read(v) else { throw mismatch(key, v, expected()) }
+        return x
+    }
+
+    private func scalarIfPresent<T>(_ key: Key, _ expected: @autoclosure () -> String, _ read: (JSONValue) -> T?) throws -> T? {
+        consumed.keys.insert(key.stringValue)
+        guard let v = object[key.stringValue], !v.isNull else { return nil }
+        guard let x = read(v) else { throw mismatch(key, v, expected()) }
+        return x
+    }
+
+    private func mismatch(_ key: Key, _ v: JSONValue, _ expected: String) -> JSONValueDecodingError {
+        JSONValueDecodingError(path: pathString(codingPath + [key]), message: "cannot unmarshal \(v.typeName) into a value of type \(expected)")
+    }
+
+    private static func integer<I: FixedWidthInteger>(_ v: JSONValue) -> I? { v.intValue.flatMap { I(exactly: $0) } }
+
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try scalar(key, "string") { $0.stringValue } }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try scalar(key, "bool") { $0.boolValue } }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try scalar(key, "float64") { $0.doubleValue } }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try scalar(key, "int") { Self.integer($0) } }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try scalar(key, "int32") { Self.integer($0) } }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try scalar(key, "int64") { Self.integer($0) } }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try scalarIfPresent(key, "string") { $0.stringValue } }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try scalarIfPresent(key, "bool") { $0.boolValue } }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try scalarIfPresent(key, "float64") { $0.doubleValue } }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try scalarIfPresent(key, "int") { Self.integer($0) } }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try scalarIfPresent(key, "int32") { Self.integer($0) } }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try scalarIfPresent(key, "int64") { Self.integer($0) } }
+
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         if T.self == UnknownFields.self { return unknown() as! T }
         let c = try child(key)
@@ -189,6 +226,16 @@ private struct _UnkeyedDec: UnkeyedDecodingContainer {
         return false
     }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: next()) }
+    mutating func decode(_ type: String.Type) throws -> String {
+        guard !isAtEnd else { throw JSONValueDecodingError(path: pathString(codingPath), message: "unexpected end of array") }
+        guard let s = array[currentIndex].stringValue else {
+            throw JSONValueDecodingError(path: pathString(codingPath + [IndexKey(currentIndex)]),
+                                         message: "cannot unmarshal \(array[currentIndex].typeName) into a value of type string")
+        }
+        currentIndex += 1
+        return s
+    }
+
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
         -> KeyedDecodingContainer<NestedKey>
     { try next().container(keyedBy: type) }
