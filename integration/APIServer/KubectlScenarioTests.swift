@@ -83,10 +83,22 @@ struct KubectlScenarioTests {
         #expect(third.stdout.contains("deployment.apps/web unchanged"))
         let cm = try h.kubectl("get", "cm", "web-config", "-n", "demo", "-o", "jsonpath={.data.greeting}")
         #expect(cm.stdout == "hi")
-        // server-side apply of the same documents
+        // server-side apply of the first documents: the greeting that client-side apply
+        // changed belongs to kubectl-client-side-apply, so it conflicts, worded as upstream
         let ssa = try h.kubectl("apply", "--server-side", "-f", "-", stdin: manifest)
-        #expect(ssa.ok, "\(ssa)")
-        #expect(ssa.stdout.contains("deployment.apps/web serverside-applied"))
+        #expect(!ssa.ok)
+        #expect(ssa.stdout.contains("deployment.apps/web serverside-applied"), "\(ssa)")
+        #expect(ssa.stderr.contains(#"error: Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.greeting"#), "\(ssa)")
+        #expect(try h.kubectl("get", "cm", "web-config", "-n", "demo", "-o", "jsonpath={.data.greeting}").stdout == "hi")
+        // forced, the applier takes it; kubectl then migrates client-side apply's fields to
+        // its own manager, so none are left under kubectl-client-side-apply
+        let forced = try h.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin: manifest)
+        #expect(forced.ok, "\(forced)")
+        #expect(forced.stdout.contains("configmap/web-config serverside-applied"))
+        #expect(try h.kubectl("get", "cm", "web-config", "-n", "demo", "-o", "jsonpath={.data.greeting}").stdout == "hello")
+        let managers = try h.kubectl("get", "deploy", "web", "-n", "demo", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}")
+        #expect(managers.stdout.split(separator: " ").contains("kubectl"), "\(managers)")
+        #expect(!managers.stdout.split(separator: " ").contains("kubectl-client-side-apply"), "\(managers)")
     }
 
     @Test func getOutputsMatchKubernetes() throws {

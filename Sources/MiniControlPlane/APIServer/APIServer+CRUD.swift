@@ -112,7 +112,7 @@ extension APIServer {
         }
         if r.group == "", r.resource == "pods" { try await admitPriority(r, &obj, name: name) }
         try Defaults.apply(r, &obj)
-        recordManagedFields(&obj, manager: options.fieldManager, operation: "Update", config: obj, apiVersion: r.groupVersion, time: now, subresource: nil)
+        recordManagedFields(&obj, old: nil, manager: options.fieldManager, operation: "Update", config: obj, apiVersion: r.groupVersion, time: now, subresource: nil)
 
         var allocated = Allocation()
         if r.group == "", r.resource == "services" {
@@ -320,15 +320,23 @@ extension APIServer {
             obj.setValue(.int(g + 1), at: ["metadata", "generation"])
         }
         let now = Self.now()
-        recordManagedFields(&obj, manager: options.fieldManager, operation: operation, config: config,
+        recordManagedFields(&obj, old: old, manager: options.fieldManager, operation: operation, config: config,
                             apiVersion: r.groupVersion, time: now, subresource: options.subresource)
         if r.group == "apiextensions.k8s.io", options.subresource == nil { obj["status"] = Self.crdStatus(obj) }
-        var comparableOld = old
-        comparableOld.setValue(nil, at: ["metadata", "resourceVersion"])
-        comparableOld.setValue(nil, at: ["metadata", "managedFields"])
-        var comparableNew = obj
-        comparableNew.setValue(nil, at: ["metadata", "managedFields"])
-        if comparableOld == comparableNew {
+        // managed fields' timestamps alone do not make a change (a new owner does)
+        func comparable(_ o: JSONValue) -> JSONValue {
+            var o = o
+            o.setValue(nil, at: ["metadata", "resourceVersion"])
+            if let entries = o.value(at: ["metadata", "managedFields"])?.arrayValue {
+                o.setValue(.array(entries.map { e in
+                    var e = e
+                    e["time"] = nil
+                    return e
+                }), at: ["metadata", "managedFields"])
+            }
+            return o
+        }
+        if comparable(old) == comparable(obj) {
             // no-op update: return the stored object unchanged, as upstream does
             return WriteResult(object: old)
         }
@@ -457,18 +465,17 @@ extension APIServer {
                     }
                     operation = "Apply"
                     let managed = old.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
-                    let mine = managed.first { $0["manager"]?.stringValue == options.fieldManager && $0["operation"]?.stringValue == "Apply" && ($0["subresource"]?.stringValue ?? "") == (options.subresource ?? "") }
-                    let others = managed.filter { $0["manager"]?.stringValue != options.fieldManager }.compactMap { $0["fieldsV1"] }
+                    let isMine = { (e: JSONValue) in Self.isEntry(e, manager: options.fieldManager, operation: "Apply", subresource: options.subresource) }
+                    let mine = managed.first(where: isMine)
+                    let others = managed.filter { !isMine($0) }
+                    proposed = try Patch.apply(live: old, config: patch, previous: mine?["fieldsV1"], others: others.compactMap { $0["fieldsV1"] })
                     if !options.force {
-                        let conflicts = Self.applyConflicts(old: old, config: patch, others: managed.filter { $0["manager"]?.stringValue != options.fieldManager })
+                        let conflicts = Self.applyConflicts(old: old, new: proposed, others: others)
                         if !conflicts.isEmpty {
-                            throw Status(message: "Apply failed with \(conflicts.count) conflict\(conflicts.count == 1 ? "" : "s"): " + conflicts.map { "conflict with \"\($0.manager)\": \($0.field)" }.joined(separator: "; "),
-                                         reason: "Conflict", code: 409,
-                                         details: StatusDetails(name: name, group: r.group.isEmpty ? nil : r.group, kind: r.resource,
-                                                                causes: conflicts.map { StatusCause(reason: "FieldManagerConflict", message: "conflict with \"\($0.manager)\"", field: $0.field) }))
+                            throw Status(message: Self.conflictMessage(conflicts), reason: "Conflict", code: 409,
+                                         details: StatusDetails(causes: conflicts.map { StatusCause(reason: "FieldManagerConflict", message: "conflict with \($0.manager)", field: $0.field) }))
                         }
                     }
-                    proposed = try Patch.apply(live: old, config: patch, previous: mine?["fieldsV1"], others: others)
                 }
             } catch let e as PatchError {
                 throw Status(message: e.description, reason: "UnprocessableEntity", code: 422)
@@ -498,33 +505,54 @@ extension APIServer {
     }
 
     struct ApplyConflict {
+        /// As kube-apiserver prints a manager: `"kubectl-edit" using apps/v1`.
         var manager: String
+        /// As structured-merge-diff prints a path: `.spec.replicas`.
         var field: String
     }
 
-    /// Fields the config sets to a value different from live, owned by another Apply manager.
-    static func applyConflicts(old: JSONValue, config: JSONValue, others: [JSONValue]) -> [ApplyConflict] {
+    static func isEntry(_ e: JSONValue, manager: String, operation: String, subresource: String?) -> Bool {
+        e["manager"]?.stringValue == manager && e["operation"]?.stringValue == operation
+            && (e["subresource"]?.stringValue ?? "") == (subresource ?? "")
+    }
+
+    static func describeManager(_ e: JSONValue) -> String {
+        var s = "\"\(e["manager"]?.stringValue ?? "")\""
+        if let sub = e["subresource"]?.stringValue, !sub.isEmpty { s += " with subresource \"\(sub)\"" }
+        if e["operation"]?.stringValue == "Update" { s += " using \(e["apiVersion"]?.stringValue ?? "")" }
+        return s
+    }
+
+    /// Fields an apply would change (add, or give another value) that another manager owns:
+    /// conflicts unless the apply is forced. Fields applied with the value they already have
+    /// are shared, not conflicts.
+    static func applyConflicts(old: JSONValue, new: JSONValue, others: [JSONValue]) -> [ApplyConflict] {
+        let changed = Patch.fieldChanges(old: old, new: new).changed
+        guard !changed.isEmpty else { return [] }
         var out: [ApplyConflict] = []
-        for m in others where m["operation"]?.stringValue == "Apply" {
-            guard let fields = m["fieldsV1"] else { continue }
-            collectConflicts(old: old, config: config, fields: fields, path: "", manager: m["manager"]?.stringValue ?? "", into: &out)
+        for e in others {
+            guard let f = e["fieldsV1"] else { continue }
+            let clash = FieldSet(fieldsV1: f).intersection(changed)
+            for field in clash.paths.map(FieldSet.describe).sorted() {
+                out.append(ApplyConflict(manager: describeManager(e), field: field))
+            }
         }
         return out
     }
 
-    static func collectConflicts(old: JSONValue, config: JSONValue, fields: JSONValue, path: String, manager: String,
-                                 into out: inout [ApplyConflict])
-    {
-        guard case .object(let cfg) = config else { return }
-        for (k, v) in cfg {
-            guard let sub = fields["f:\(k)"] else { continue }
-            let p = path + "." + k
-            if case .object = v, (sub.objectValue?.isEmpty == false) {
-                collectConflicts(old: old[k] ?? .null, config: v, fields: sub, path: p, manager: manager, into: &out)
-            } else if old[k] != nil, old[k] != v, !(v.objectValue != nil || v.arrayValue != nil) {
-                out.append(ApplyConflict(manager: manager, field: p))
-            }
+    /// kube-apiserver's wording: one conflict on a line, several grouped by manager.
+    static func conflictMessage(_ conflicts: [ApplyConflict]) -> String {
+        if conflicts.count == 1 {
+            return "Apply failed with 1 conflict: conflict with \(conflicts[0].manager): \(conflicts[0].field)"
         }
+        var byManager: [String: [String]] = [:]
+        for c in conflicts { byManager[c.manager, default: []].append(c.field) }
+        var lines: [String] = []
+        for m in byManager.keys.sorted() {
+            lines.append("conflicts with \(m):")
+            lines += byManager[m]!.map { "- \($0)" }
+        }
+        return "Apply failed with \(conflicts.count) conflicts: " + lines.joined(separator: "\n")
     }
 
     func applyCreate(_ r: ResourceInfo, namespace: String?, name: String, config: JSONValue, options: WriteOptions)
@@ -554,27 +582,53 @@ extension APIServer {
         return res
     }
 
-    func recordManagedFields(_ obj: inout JSONValue, manager: String, operation: String, config: JSONValue,
+    /// Keeps `metadata.managedFields` as kube-apiserver does. An Update takes the fields it
+    /// adds or changes (and drops those it removes) from everyone else and adds them to its
+    /// own entry; an Apply owns exactly the fields of its configuration, and what it changed
+    /// leaves the other managers (it got this far only without conflicts, or forced). A
+    /// manager left owning nothing loses its entry; an Update that changes no field leaves
+    /// the entries as they are.
+    func recordManagedFields(_ obj: inout JSONValue, old: JSONValue?, manager: String, operation: String, config: JSONValue,
                              apiVersion: String, time: String, subresource: String?)
     {
         guard !manager.isEmpty else { return }
-        var entries = obj.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
-        var cfg = config
-        cfg.setValue(nil, at: ["metadata", "managedFields"])
-        var fields = Patch.fieldsV1(cfg)
-        if let sub = subresource {
-            fields = sub == "status" ? (["f:status": fields["f:status"] ?? .emptyObject] as JSONValue) : fields
+        let entries = obj.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
+        let (changed, removed) = Patch.fieldChanges(old: old, new: obj)
+        if operation != "Apply", changed.isEmpty, removed.isEmpty { return }
+        let isMine = { (e: JSONValue) in Self.isEntry(e, manager: manager, operation: operation, subresource: subresource) }
+        let mine: FieldSet
+        if operation == "Apply" {
+            var cfg = config
+            cfg.setValue(nil, at: ["metadata", "managedFields"])
+            mine = FieldSet(fieldsV1: Patch.fieldsV1(cfg))
+        } else {
+            let before = entries.first(where: isMine)?["fieldsV1"].map { FieldSet(fieldsV1: $0) } ?? FieldSet()
+            mine = before.union(changed).subtracting(removed)
         }
         var entry: JSONValue = ["manager": .string(manager), "operation": .string(operation),
                                 "apiVersion": .string(apiVersion), "time": .string(time),
-                                "fieldsType": "FieldsV1", "fieldsV1": fields]
+                                "fieldsType": "FieldsV1", "fieldsV1": mine.fieldsV1]
         if let subresource { entry["subresource"] = .string(subresource) }
-        entries.removeAll {
-            $0["manager"]?.stringValue == manager && $0["operation"]?.stringValue == operation
-                && ($0["subresource"]?.stringValue ?? "") == (subresource ?? "")
+        let taken = changed.union(removed)
+        var out: [JSONValue] = []
+        var placed = false
+        for var e in entries {
+            if isMine(e) {
+                // in its old place, so applying the same configuration again changes nothing
+                if !mine.isEmpty, !placed { out.append(entry) }
+                placed = true
+                continue
+            }
+            if let f = e["fieldsV1"] {
+                let had = FieldSet(fieldsV1: f)
+                let kept = had.subtracting(taken)
+                if kept.isEmpty { continue }
+                if kept != had { e["fieldsV1"] = kept.fieldsV1 }
+            }
+            out.append(e)
         }
-        entries.append(entry)
-        obj.setValue(.array(entries), at: ["metadata", "managedFields"])
+        if !placed, !mine.isEmpty { out.append(entry) }
+        obj.setValue(out.isEmpty ? nil : .array(out), at: ["metadata", "managedFields"])
     }
 
     // MARK: delete

@@ -336,3 +336,134 @@ public enum Patch {
         return .object(o)
     }
 }
+
+// MARK: Field ownership
+
+/// A set of field paths in the FieldsV1 vocabulary (`f:spec` `f:replicas`, or
+/// `f:spec` `f:containers` `k:{"name":"c"}` for a list item itself), as the managed-fields
+/// machinery of kube-apiserver tracks them per manager. A path is its elements joined by
+/// `FieldSet.sep` (one string to hash, not an array of them).
+struct FieldSet: Equatable {
+    static let sep: Character = "\u{1}"
+    var paths: Set<String> = []
+
+    static func join(_ prefix: String, _ element: String) -> String { prefix.isEmpty ? element : prefix + String(sep) + element }
+
+    var isEmpty: Bool { paths.isEmpty }
+    func union(_ o: FieldSet) -> FieldSet { FieldSet(paths: paths.union(o.paths)) }
+    func subtracting(_ o: FieldSet) -> FieldSet { FieldSet(paths: paths.subtracting(o.paths)) }
+    func intersection(_ o: FieldSet) -> FieldSet { FieldSet(paths: paths.intersection(o.paths)) }
+
+    /// The set a FieldsV1 tree describes: leaves (`{}`) and nodes marked with `"."`.
+    init(fieldsV1 v: JSONValue) {
+        func walk(_ v: JSONValue, _ prefix: String) {
+            guard case .object(let o) = v else { return }
+            for (k, child) in o where k != "." {
+                let p = FieldSet.join(prefix, k)
+                let co = child.objectValue ?? [:]
+                if co.isEmpty || co["."] != nil { paths.insert(p) }
+                walk(child, p)
+            }
+        }
+        walk(v, "")
+    }
+
+    init(paths: Set<String> = []) { self.paths = paths }
+
+    /// The FieldsV1 tree of this set: members without children are `{}`, members with
+    /// children carry `"."`.
+    var fieldsV1: JSONValue {
+        final class Node {
+            var member = false
+            var children: [String: Node] = [:]
+        }
+        let root = Node()
+        for p in paths {
+            var n = root
+            for k in p.split(separator: Self.sep).map(String.init) {
+                if let c = n.children[k] { n = c } else {
+                    let c = Node()
+                    n.children[k] = c
+                    n = c
+                }
+            }
+            n.member = true
+        }
+        func json(_ n: Node) -> JSONValue {
+            var o: [String: JSONValue] = [:]
+            for (k, c) in n.children { o[k] = json(c) }
+            if n.member, !o.isEmpty { o["."] = .emptyObject }
+            return .object(o)
+        }
+        return json(root)
+    }
+
+    /// `.spec.containers[name="c"].image`, as structured-merge-diff prints a path.
+    static func describe(_ path: String) -> String {
+        var s = ""
+        for k in path.split(separator: sep).map(String.init) {
+            if k.hasPrefix("f:") {
+                s += "." + k.dropFirst(2)
+            } else if k.hasPrefix("k:"), case .object(let o)? = try? JSONParser.parse(String(k.dropFirst(2))) {
+                s += "[" + o.sorted { $0.key < $1.key }.map { "\($0.key)=\(JSONWriter.string($0.value))" }.joined(separator: ",") + "]"
+            } else if k.hasPrefix("v:") {
+                s += "[=" + k.dropFirst(2) + "]"
+            } else if k.hasPrefix("i:") {
+                s += "[" + k.dropFirst(2) + "]"
+            } else {
+                s += "." + k
+            }
+        }
+        return s
+    }
+}
+
+extension Patch {
+    /// Every owned-field path of `obj` with the value found there, in the shape `fieldsV1`
+    /// gives: metadata's labels, annotations, finalizers and ownerReferences; list items
+    /// by their merge key (the item itself is a path too); other lists and scalars whole.
+    static func fieldValues(_ obj: JSONValue) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        func walk(_ v: JSONValue, _ field: String, _ prefix: String) {
+            switch v {
+            case .object(let o) where !o.isEmpty:
+                for (k, x) in o { walk(x, k, FieldSet.join(prefix, "f:" + k)) }
+            case .array(let a):
+                guard let key = mergeKey(field: field, elements: a) else {
+                    out[prefix] = v
+                    return
+                }
+                for e in a {
+                    guard let kv = e[key] else { continue }
+                    let item = FieldSet.join(prefix, "k:" + JSONWriter.string(.object([key: kv])))
+                    out[item] = .bool(true)
+                    if case .object(let fields) = e { for (k, x) in fields { walk(x, k, FieldSet.join(item, "f:" + k)) } }
+                }
+            default:
+                out[prefix] = v
+            }
+        }
+        guard case .object(let top) = obj else { return out }
+        for (k, x) in top {
+            if k == "apiVersion" || k == "kind" { continue }
+            if k == "metadata" {
+                for mk in ["labels", "annotations", "finalizers", "ownerReferences"] {
+                    if let mv = x[mk] { walk(mv, mk, FieldSet.join("f:metadata", "f:" + mk)) }
+                }
+                continue
+            }
+            walk(x, k, "f:" + k)
+        }
+        return out
+    }
+
+    /// What an update changes: fields added or given another value, and fields removed.
+    static func fieldChanges(old: JSONValue?, new: JSONValue) -> (changed: FieldSet, removed: FieldSet) {
+        let before = old.map(fieldValues) ?? [:]
+        let after = fieldValues(new)
+        var changed = FieldSet(), removed = FieldSet()
+        for (p, v) in after where before[p] != v { changed.paths.insert(p) }
+        for p in before.keys where after[p] == nil { removed.paths.insert(p) }
+        return (changed, removed)
+    }
+}
