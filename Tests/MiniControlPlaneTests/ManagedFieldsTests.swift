@@ -94,6 +94,16 @@ import Testing
         #expect(again.value(at: "metadata.resourceVersion") == o.value(at: "metadata.resourceVersion"))
     }
 
+    @Test func anApplyThatOwnsNothingAddsNoEntry() async throws {
+        let (api, r) = try await setUp()
+        let o = try await patch(api, r, .apply, ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"]], manager: "applier")
+        let entries = o.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
+        #expect(entries.count == 1)
+        #expect(entries.allSatisfy { $0.objectValue != nil })
+        // and the object still takes further applies
+        _ = try await patch(api, r, .apply, ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web", "labels": ["x": "y"]]], manager: "applier")
+    }
+
     @Test func severalConflictsAreGroupedByManager() async throws {
         let (api, r) = try await setUp()
         let config: JSONValue = [
@@ -122,5 +132,97 @@ import Testing
         #expect(s.paths.count == 5)
         #expect(s.fieldsV1 == v)
         #expect(FieldSet.describe(Self.image.joined(separator: String(FieldSet.sep))) == #".spec.template.spec.containers[name="c"].image"#)
+    }
+
+    /// The oracle for `fieldChanges`: every owned path with its value, compared naively.
+    static func leafValues(_ obj: JSONValue) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        func walk(_ v: JSONValue, _ field: String, _ prefix: String) {
+            switch v {
+            case .object(let o) where !o.isEmpty:
+                for (k, x) in o { walk(x, k, FieldSet.join(prefix, "f:" + k)) }
+            case .array(let a):
+                guard let key = Patch.mergeKey(field: field, elements: a) else { out[prefix] = v; return }
+                for e in a {
+                    guard let kv = e[key] else { continue }
+                    let item = FieldSet.join(prefix, "k:" + JSONWriter.string(.object([key: kv])))
+                    out[item] = true
+                    for (k, x) in e.objectValue ?? [:] { walk(x, k, FieldSet.join(item, "f:" + k)) }
+                }
+            default: out[prefix] = v
+            }
+        }
+        for (k, x) in obj.objectValue ?? [:] where k != "apiVersion" && k != "kind" {
+            if k == "metadata" {
+                for mk in ["labels", "annotations", "finalizers", "ownerReferences"] { if let mv = x[mk] { walk(mv, mk, FieldSet.join("f:metadata", "f:" + mk)) } }
+            } else {
+                walk(x, k, "f:" + k)
+            }
+        }
+        return out
+    }
+
+    @Test func fieldChangesAgreeWithANaiveComparison() {
+        let base: JSONValue = [
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": ["name": "web", "labels": ["app": "web", "tier": "f"], "resourceVersion": "3", "finalizers": ["a"]],
+            "spec": ["replicas": 1, "paused": false, "selector": ["matchLabels": ["app": "web"]],
+                     "template": ["metadata": ["labels": ["app": "web"]],
+                                  "spec": ["containers": [["name": "c", "image": "nginx:1.26", "args": ["-x"], "ports": [["containerPort": 80]]],
+                                                          ["name": "d", "image": "busybox"]]]]],
+        ]
+        let c0: [JSONValue] = [.string("spec"), .string("template"), .string("spec"), .string("containers")]
+        func at(_ path: [JSONValue], _ v: JSONValue?) -> JSONValue {
+            var o = base
+            o.setValue(v, at: path.map { $0.stringValue! })
+            return o
+        }
+        var variants: [JSONValue] = [
+            base,
+            at([.string("metadata"), .string("labels"), .string("tier")], "b"),
+            at([.string("metadata"), .string("labels"), .string("new")], "x"),
+            at([.string("metadata"), .string("labels"), .string("tier")], nil),
+            at([.string("metadata"), .string("labels")], [:]),
+            at([.string("metadata"), .string("resourceVersion")], "9"),
+            at([.string("spec"), .string("replicas")], 4),
+            at([.string("spec"), .string("replicas")], ["odd": 1]),
+            at([.string("spec"), .string("template"), .string("metadata")], nil),
+            at(c0, [["name": "c", "image": "nginx:1.27", "args": ["-x"], "ports": [["containerPort": 80]]], ["name": "d", "image": "busybox"]]),
+            at(c0, [["name": "c", "image": "nginx:1.26", "args": ["-y"], "ports": [["containerPort": 81]]], ["name": "d", "image": "busybox"]]),
+            at(c0, [["name": "c", "image": "nginx:1.26", "args": ["-x"], "ports": [["containerPort": 80]]]]),
+            at(c0, [["name": "e", "image": "x"], ["name": "d", "image": "busybox", "tty": true]]),
+            at(c0, "not a list"),
+            at([.string("status")], ["replicas": 1]),
+        ]
+        variants.append(.object(["apiVersion": "apps/v1", "kind": "Deployment"]))
+        for old in variants {
+            for new in variants {
+                let (changed, removed) = Patch.fieldChanges(old: old, new: new)
+                let a = Self.leafValues(old), b = Self.leafValues(new)
+                let wantChanged = Set(b.filter { a[$0.key] != $0.value }.keys)
+                let wantRemoved = Set(a.keys.filter { b[$0] == nil })
+                #expect(changed.paths == wantChanged, "\(old) → \(new)")
+                #expect(removed.paths == wantRemoved, "\(old) → \(new)")
+            }
+        }
+        // a create owns what the oracle lists
+        let created = Patch.fieldChanges(old: nil, new: base)
+        #expect(created.changed.paths == Set(Self.leafValues(base).keys))
+        #expect(FieldSet(fieldsV1: Patch.fieldsV1(base)).paths == created.changed.paths)
+    }
+
+    @Test func fieldsV1TreesGainAndLosePaths() {
+        let tree: JSONValue = ["f:metadata": ["f:labels": ["f:app": [:]]], "f:spec": ["f:replicas": [:]]]
+        var changed = false
+        let j = { (p: [String]) in p.joined(separator: String(FieldSet.sep)) }
+        let less = FieldSet.removing(FieldSet(paths: [j(["f:metadata", "f:labels", "f:app"])]), from: tree, changed: &changed)
+        #expect(changed)
+        #expect(less == ["f:spec": ["f:replicas": [:]]])
+        var none = false
+        #expect(FieldSet.removing(FieldSet(paths: [j(["f:spec", "f:replicas"])]), from: less!, changed: &none) == nil)
+        // adding under a leaf member keeps the member with "."
+        let more = FieldSet.adding(FieldSet(paths: [j(["f:spec", "f:replicas", "f:x"])]), to: tree)
+        #expect(more.value(at: ["f:spec", "f:replicas", "."]) != nil)
+        #expect(FieldSet(fieldsV1: more).paths == FieldSet(fieldsV1: tree).paths.union([j(["f:spec", "f:replicas", "f:x"])]))
     }
 }

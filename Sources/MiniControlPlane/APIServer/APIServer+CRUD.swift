@@ -593,42 +593,58 @@ extension APIServer {
     {
         guard !manager.isEmpty else { return }
         let entries = obj.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
+        let isMine = { (e: JSONValue) in Self.isEntry(e, manager: manager, operation: operation, subresource: subresource) }
+        func entry(_ fields: JSONValue) -> JSONValue {
+            var e: JSONValue = ["manager": .string(manager), "operation": .string(operation),
+                                "apiVersion": .string(apiVersion), "time": .string(time),
+                                "fieldsType": "FieldsV1", "fieldsV1": fields]
+            if let subresource { e["subresource"] = .string(subresource) }
+            return e
+        }
+        if old == nil, entries.isEmpty {
+            // a create: its manager owns every field
+            let all = Patch.fieldsV1(obj)
+            if all.objectValue?.isEmpty == false { obj.setValue([entry(all)], at: ["metadata", "managedFields"]) }
+            return
+        }
         let (changed, removed) = Patch.fieldChanges(old: old, new: obj)
         if operation != "Apply", changed.isEmpty, removed.isEmpty { return }
-        let isMine = { (e: JSONValue) in Self.isEntry(e, manager: manager, operation: operation, subresource: subresource) }
-        let mine: FieldSet
+        let mine: JSONValue?
         if operation == "Apply" {
             var cfg = config
             cfg.setValue(nil, at: ["metadata", "managedFields"])
-            mine = FieldSet(fieldsV1: Patch.fieldsV1(cfg))
+            mine = Patch.fieldsV1(cfg)
         } else {
-            let before = entries.first(where: isMine)?["fieldsV1"].map { FieldSet(fieldsV1: $0) } ?? FieldSet()
-            mine = before.union(changed).subtracting(removed)
+            var ignored = false
+            mine = FieldSet.removing(removed, from: FieldSet.adding(changed, to: entries.first(where: isMine)?["fieldsV1"]), changed: &ignored)
         }
-        var entry: JSONValue = ["manager": .string(manager), "operation": .string(operation),
-                                "apiVersion": .string(apiVersion), "time": .string(time),
-                                "fieldsType": "FieldsV1", "fieldsV1": mine.fieldsV1]
-        if let subresource { entry["subresource"] = .string(subresource) }
+        // (JSONValue takes `nil` as JSON null: spell the optional out)
+        var mineEntry: JSONValue? = nil
+        if let mine, mine.objectValue?.isEmpty == false { mineEntry = entry(mine) }
         let taken = changed.union(removed)
         var out: [JSONValue] = []
         var placed = false
         for var e in entries {
             if isMine(e) {
                 // in its old place, so applying the same configuration again changes nothing
-                if !mine.isEmpty, !placed { out.append(entry) }
+                if let mineEntry, !placed { out.append(mineEntry) }
                 placed = true
                 continue
             }
-            if let f = e["fieldsV1"] {
-                let had = FieldSet(fieldsV1: f)
-                let kept = had.subtracting(taken)
-                if kept.isEmpty { continue }
-                if kept != had { e["fieldsV1"] = kept.fieldsV1 }
+            if let f = e["fieldsV1"], !taken.isEmpty {
+                var changed = false
+                let kept = FieldSet.removing(taken, from: f, changed: &changed)
+                guard let kept else { continue }
+                if changed { e["fieldsV1"] = kept }
             }
             out.append(e)
         }
-        if !placed, !mine.isEmpty { out.append(entry) }
-        obj.setValue(out.isEmpty ? nil : .array(out), at: ["metadata", "managedFields"])
+        if !placed, let mineEntry { out.append(mineEntry) }
+        if out.isEmpty {
+            obj.setValue(Optional<JSONValue>.none, at: ["metadata", "managedFields"])
+        } else {
+            obj.setValue(.array(out), at: ["metadata", "managedFields"])
+        }
     }
 
     // MARK: delete

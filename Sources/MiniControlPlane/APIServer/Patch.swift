@@ -418,52 +418,134 @@ struct FieldSet: Equatable {
     }
 }
 
+extension FieldSet {
+    /// `tree` (FieldsV1) with `paths` added; a node that gains children keeps its own
+    /// membership with `"."`.
+    static func adding(_ paths: FieldSet, to tree: JSONValue?) -> JSONValue {
+        var root = tree?.objectValue ?? [:]
+        func insert(_ path: ArraySlice<Substring>, _ node: inout [String: JSONValue]) {
+            let k = String(path.first!)
+            var child = node[k]?.objectValue
+            if path.count == 1 {
+                if var c = child, !c.isEmpty, c["."] == nil { c["."] = .emptyObject; node[k] = .object(c) }
+                if child == nil { node[k] = .emptyObject }
+                return
+            }
+            if child == nil { child = [:] } else if child!.isEmpty { child!["."] = .emptyObject }  // a leaf member gains children
+            insert(path.dropFirst(), &child!)
+            node[k] = .object(child!)
+        }
+        for p in paths.paths { insert(p.split(separator: sep)[...], &root) }
+        return .object(root)
+    }
+
+    /// `tree` (FieldsV1) without `paths`: parents left with nothing go too; nil when
+    /// nothing is left. `changed` tells whether anything was removed.
+    static func removing(_ paths: FieldSet, from tree: JSONValue, changed: inout Bool) -> JSONValue? {
+        guard var root = tree.objectValue else { return tree }
+        func remove(_ path: ArraySlice<Substring>, _ node: inout [String: JSONValue]) {
+            let k = String(path.first!)
+            guard var child = node[k]?.objectValue else { return }
+            if path.count == 1 {
+                if child.isEmpty || (child.count == 1 && child["."] != nil) {
+                    node.removeValue(forKey: k)
+                } else if child["."] != nil {
+                    child.removeValue(forKey: ".")
+                    node[k] = .object(child)
+                } else {
+                    return
+                }
+                changed = true
+                return
+            }
+            let member = child.isEmpty || child["."] != nil
+            remove(path.dropFirst(), &child)
+            let rest = child.filter { $0.key != "." }
+            if rest.isEmpty {
+                if member { node[k] = .emptyObject } else { node.removeValue(forKey: k) }
+            } else {
+                node[k] = .object(child)
+            }
+        }
+        for p in paths.paths { remove(p.split(separator: sep)[...], &root) }
+        return root.isEmpty ? nil : .object(root)
+    }
+}
+
 extension Patch {
-    /// Every owned-field path of `obj` with the value found there, in the shape `fieldsV1`
-    /// gives: metadata's labels, annotations, finalizers and ownerReferences; list items
-    /// by their merge key (the item itself is a path too); other lists and scalars whole.
-    static func fieldValues(_ obj: JSONValue) -> [String: JSONValue] {
-        var out: [String: JSONValue] = [:]
-        func walk(_ v: JSONValue, _ field: String, _ prefix: String) {
+    /// What an update changes: the owned-field paths (as `fieldsV1` lays them out: metadata's
+    /// labels, annotations, finalizers and ownerReferences; list items by merge key, the
+    /// item itself a path too; other lists and scalars whole) that it adds or gives another
+    /// value, and those it removes. Equal subtrees are skipped without building paths.
+    static func fieldChanges(old: JSONValue?, new: JSONValue) -> (changed: FieldSet, removed: FieldSet) {
+        var changed = FieldSet(), removed = FieldSet()
+
+        func all(_ v: JSONValue, _ field: String, _ prefix: String, _ into: inout FieldSet) {
             switch v {
             case .object(let o) where !o.isEmpty:
-                for (k, x) in o { walk(x, k, FieldSet.join(prefix, "f:" + k)) }
+                for (k, x) in o { all(x, k, FieldSet.join(prefix, "f:" + k), &into) }
             case .array(let a):
                 guard let key = mergeKey(field: field, elements: a) else {
-                    out[prefix] = v
+                    into.paths.insert(prefix)
                     return
                 }
                 for e in a {
                     guard let kv = e[key] else { continue }
                     let item = FieldSet.join(prefix, "k:" + JSONWriter.string(.object([key: kv])))
-                    out[item] = .bool(true)
-                    if case .object(let fields) = e { for (k, x) in fields { walk(x, k, FieldSet.join(item, "f:" + k)) } }
+                    into.paths.insert(item)
+                    if case .object(let fields) = e { for (k, x) in fields { all(x, k, FieldSet.join(item, "f:" + k), &into) } }
                 }
             default:
-                out[prefix] = v
+                into.paths.insert(prefix)
             }
         }
-        guard case .object(let top) = obj else { return out }
-        for (k, x) in top {
-            if k == "apiVersion" || k == "kind" { continue }
-            if k == "metadata" {
-                for mk in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                    if let mv = x[mk] { walk(mv, mk, FieldSet.join("f:metadata", "f:" + mk)) }
-                }
-                continue
-            }
-            walk(x, k, "f:" + k)
-        }
-        return out
-    }
 
-    /// What an update changes: fields added or given another value, and fields removed.
-    static func fieldChanges(old: JSONValue?, new: JSONValue) -> (changed: FieldSet, removed: FieldSet) {
-        let before = old.map(fieldValues) ?? [:]
-        let after = fieldValues(new)
-        var changed = FieldSet(), removed = FieldSet()
-        for (p, v) in after where before[p] != v { changed.paths.insert(p) }
-        for p in before.keys where after[p] == nil { removed.paths.insert(p) }
+        func fields(_ a: [String: JSONValue], _ b: [String: JSONValue], _ prefix: String) {
+            for (k, bv) in b { diff(a[k], bv, k, FieldSet.join(prefix, "f:" + k)) }
+            for (k, av) in a where b[k] == nil { all(av, k, FieldSet.join(prefix, "f:" + k), &removed) }
+        }
+
+        func diff(_ a: JSONValue?, _ b: JSONValue, _ field: String, _ prefix: String) {
+            guard let a else { return all(b, field, prefix, &changed) }
+            if a == b { return }
+            switch (a, b) {
+            case (.object(let x), .object(let y)) where !x.isEmpty && !y.isEmpty:
+                fields(x, y, prefix)
+            case (.array(let x), .array(let y)):
+                guard let key = mergeKey(field: field, elements: x + y) else {
+                    changed.paths.insert(prefix)
+                    return
+                }
+                func items(_ l: [JSONValue]) -> [String: [String: JSONValue]] {
+                    var out: [String: [String: JSONValue]] = [:]
+                    for e in l { if let kv = e[key] { out["k:" + JSONWriter.string(.object([key: kv]))] = e.objectValue ?? [:] } }
+                    return out
+                }
+                let before = items(x), after = items(y)
+                for (ik, e) in after {
+                    if let o = before[ik] {
+                        fields(o, e, FieldSet.join(prefix, ik))
+                    } else {
+                        all(.array([.object(e)]), field, prefix, &changed)
+                    }
+                }
+                for (ik, o) in before where after[ik] == nil { all(.array([.object(o)]), field, prefix, &removed) }
+            default:
+                all(a, field, prefix, &removed)
+                all(b, field, prefix, &changed)
+            }
+        }
+
+        let a = old?.objectValue ?? [:]
+        guard case .object(let b) = new else { return (changed, removed) }
+        let ma = a["metadata"]?.objectValue ?? [:], mb = b["metadata"]?.objectValue ?? [:]
+        for mk in ["labels", "annotations", "finalizers", "ownerReferences"] {
+            let p = FieldSet.join("f:metadata", "f:" + mk)
+            if let bv = mb[mk] { diff(ma[mk], bv, mk, p) } else if let av = ma[mk] { all(av, mk, p, &removed) }
+        }
+        for (k, bv) in b where k != "apiVersion" && k != "kind" && k != "metadata" { diff(a[k], bv, k, "f:" + k) }
+        for (k, av) in a where b[k] == nil && k != "apiVersion" && k != "kind" && k != "metadata" { all(av, k, "f:" + k, &removed) }
+        removed.paths.subtract(changed.paths)
         return (changed, removed)
     }
 }
