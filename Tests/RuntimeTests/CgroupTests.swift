@@ -65,7 +65,7 @@ import Testing
         let d = "kubepods/burstable/pod1/c1/"
         #expect(read("cgroup.subtree_control") == "+cpu +cpuset +memory +pids")
         #expect(read("kubepods/burstable/pod1/cgroup.subtree_control") == "+cpu +cpuset +memory +pids")
-        #expect(read(d + "cpu.weight") == "39")
+        #expect(read(d + "cpu.weight") == "100")
         #expect(read(d + "cpu.max") == "25000 100000")
         #expect(read(d + "memory.max") == String(128 << 20))
         #expect(read(d + "pids.max") == "50")
@@ -73,7 +73,12 @@ import Testing
         #expect(v2.procsFiles("x") == [root + "/x/cgroup.procs"])
         #expect(v2.oomEventsFile("x") == root + "/x/memory.events")
 
+        // a new period keeps the quota; a new quota keeps the period; -1 lifts the quota
         try v2.update("kubepods/burstable/pod1/c1", resources: LinuxResources(cpuPeriod: 50_000))
+        #expect(read(d + "cpu.max") == "25000 50000")
+        try v2.update("kubepods/burstable/pod1/c1", resources: LinuxResources(cpuQuota: 40_000))
+        #expect(read(d + "cpu.max") == "40000 50000")
+        try v2.update("kubepods/burstable/pod1/c1", resources: LinuxResources(cpuQuota: -1))
         #expect(read(d + "cpu.max") == "max 50000")
 
         try "usage_usec 42\nuser_usec 40\n".write(toFile: root + "/" + d + "cpu.stat", atomically: true, encoding: .utf8)
@@ -86,9 +91,30 @@ import Testing
     }
 
     @Test func sharesToWeight() {
+        // runc ≥ 1.3.2 / crun ≥ 1.23: 2 → 1, 1024 → 100, 262144 → 10000, monotonic between
         #expect(CgroupV2.weight(fromShares: 2) == 1)
         #expect(CgroupV2.weight(fromShares: 262_144) == 10_000)
-        #expect(CgroupV2.weight(fromShares: 1024) == 39)
+        #expect(CgroupV2.weight(fromShares: 1024) == 100)
+        #expect(CgroupV2.weight(fromShares: 512) == 59)
+        #expect(CgroupV2.weight(fromShares: 102) == 17)  // 100m
+        var last: Int64 = 0
+        for s in stride(from: Int64(2), through: 262_144, by: 97) {
+            let w = CgroupV2.weight(fromShares: s)
+            #expect(w >= last && w >= 1 && w <= 10_000)
+            last = w
+        }
+    }
+
+    @Test func createEnablesOnlyOfferedControllers() throws {
+        let root = NSTemporaryDirectory() + "swiftlet-cgv2-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/deleg", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // a delegated subtree: its parent offers no cpuset, and memory is already enabled
+        try "cpu memory pids".write(toFile: root + "/deleg/cgroup.controllers", atomically: true, encoding: .utf8)
+        try "memory".write(toFile: root + "/deleg/cgroup.subtree_control", atomically: true, encoding: .utf8)
+        try CgroupV2(root: root + "/deleg").create("pod1", resources: LinuxResources(pidsLimit: 10))
+        #expect(try String(contentsOfFile: root + "/deleg/cgroup.subtree_control", encoding: .utf8) == "+cpu +pids")
+        #expect(try String(contentsOfFile: root + "/deleg/pod1/pids.max", encoding: .utf8) == "10")
     }
 }
 

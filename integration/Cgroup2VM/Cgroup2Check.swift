@@ -198,10 +198,10 @@ struct Cgroup2Check {
             report.check("container-cgroup", isCgroup2Dir(dir) && procCgroup(pid) == want && procs(dir) == [pid],
                          "pid \(pid): /proc cgroup \(procCgroup(pid)), want \(want); procs \(procs(dir))")
             // The translation, against literal values (not the driver's own helpers):
-            // cpu.weight = 1 + (shares - 2) * 9999 / 262142 (runc's formula): 512 → 20.
+            // cpu.weight from shares as runc ≥ 1.3.2 maps them (1024 → 100): 512 → 59.
             let expected: [(String, String)] = [
                 ("memory.max", "67108864"), ("memory.swap.max", "0"), ("cpu.max", "50000 100000"),
-                ("cpu.weight", "20"), ("pids.max", "64"), ("cpuset.cpus", "1"), ("cpuset.mems", "0"),
+                ("cpu.weight", "59"), ("pids.max", "64"), ("cpuset.cpus", "1"), ("cpuset.mems", "0"),
             ]
             for (file, value) in expected {
                 let got = read(dir + "/" + file)

@@ -13,14 +13,34 @@ package struct CgroupV2: CgroupManager {
 
     func dir(_ path: String) -> String { "\(root)/\(path)" }
 
-    /// cgroup v1 cpu.shares [2, 262144] → cgroup v2 cpu.weight [1, 10000] (the OCI/runc formula).
-    package static func weight(fromShares shares: Int64) -> Int64 { 1 + ((shares - 2) * 9999) / 262_142 }
+    /// cgroup v1 cpu.shares [2, 262144] → cgroup v2 cpu.weight [1, 10000], as runc ≥ 1.3.2
+    /// and crun ≥ 1.23 map it: a quadratic in log2(shares) through 2 → 1, 1024 → 100 (the
+    /// v2 default, so a one-CPU request weighs like an unconfigured cgroup) and
+    /// 262144 → 10000. The old linear formula gave 1024 → 39.
+    package static func weight(fromShares shares: Int64) -> Int64 {
+        if shares <= 2 { return 1 }
+        if shares >= 262_144 { return 10_000 }
+        let l = log2(Double(shares))
+        let exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0
+        return Int64(pow(10, exponent).rounded(.up))
+    }
 
+    /// Creates each level of `path`, enabling in every parent those of the four controllers
+    /// we use that it offers (`cgroup.controllers`) and has not enabled yet: a delegated
+    /// subtree without cpuset still gets cpu, memory and pids, where asking for all four in
+    /// one write would fail.
     package func create(_ path: String, resources: LinuxResources) throws {
+        func names(_ file: String) -> Set<String>? {
+            syscalls.readFile(file).map { Set($0.split(whereSeparator: \.isWhitespace).map { String($0.drop { $0 == "+" }) }) }
+        }
         var current = root
-        let enable = Self.controllers.map { "+" + $0 }.joined(separator: " ")
         for part in path.split(separator: "/") {
-            try syscalls.writeFile(current + "/cgroup.subtree_control", enable)
+            let offered = names(current + "/cgroup.controllers") ?? Set(Self.controllers)
+            let enabled = names(current + "/cgroup.subtree_control") ?? []
+            let enable = Self.controllers.filter { offered.contains($0) && !enabled.contains($0) }
+            if !enable.isEmpty {
+                try syscalls.writeFile(current + "/cgroup.subtree_control", enable.map { "+" + $0 }.joined(separator: " "))
+            }
             current += "/" + part
             try syscalls.mkdirAll(current)
         }
@@ -31,8 +51,10 @@ package struct CgroupV2: CgroupManager {
         let d = dir(path)
         if let s = r.cpuShares, s > 0 { try syscalls.writeFile(d + "/cpu.weight", String(Self.weight(fromShares: s))) }
         if r.cpuQuota != nil || r.cpuPeriod != nil {
-            let period = (r.cpuPeriod ?? 0) > 0 ? r.cpuPeriod! : 100_000
-            let quota = (r.cpuQuota ?? 0) > 0 ? String(r.cpuQuota!) : "max"
+            // cpu.max holds both: a change of one keeps the other as it is
+            let current = (syscalls.readFile(d + "/cpu.max") ?? "").split(whereSeparator: \.isWhitespace)
+            let period = (r.cpuPeriod ?? 0) > 0 ? String(r.cpuPeriod!) : current.count == 2 ? String(current[1]) : "100000"
+            let quota = r.cpuQuota.map { $0 > 0 ? String($0) : "max" } ?? (current.first.map(String.init) ?? "max")
             try syscalls.writeFile(d + "/cpu.max", "\(quota) \(period)")
         }
         if let m = r.memoryLimitBytes, m > 0 {
