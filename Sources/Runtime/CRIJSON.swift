@@ -75,6 +75,7 @@ package enum CRIJSON {
             memoryLimitBytes: int(r["memory_limit_in_bytes"]), pidsLimit: int(r["pids_limit"]),
             cpusetCpus: r["cpuset_cpus"] as? String, cpusetMems: r["cpuset_mems"] as? String,
             oomScoreAdj: int(r["oom_score_adj"]).map { Int($0) })
+        if let u = r["unified"] as? [String: String], !u.isEmpty { c.resources.unified = u }
         let s = linux["security_context"] as? [String: Any] ?? [:]
         c.security.privileged = s["privileged"] as? Bool ?? false
         let caps = s["capabilities"] as? [String: Any] ?? [:]

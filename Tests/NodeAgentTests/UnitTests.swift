@@ -499,3 +499,15 @@ final class Collected: @unchecked Sendable {
     func add(_ t: String) { lock.withLock { s += t } }
     var text: String { lock.withLock { s } }
 }
+
+@Suite struct ContainerConfigBuilderTests {
+    @Test func onCgroupV2TheWholeContainerIsOOMKilledAsUnderTheKubelet() async throws {
+        let pod = makePod(containers: [container("a")])
+        let c = pod.spec!.containers[0]
+        let v2 = ContainerConfigBuilder(objects: FakeObjects(), nodeName: "n", cgroupV2: true)
+        let cfg = try await v2.build(pod, c, attempt: 0, initContainer: false, volumes: [:], podIP: nil, hostIP: nil)
+        #expect(cfg.resources.unified == ["memory.oom.group": "1"])
+        let v1 = ContainerConfigBuilder(objects: FakeObjects(), nodeName: "n", cgroupV2: false)
+        #expect(try await v1.build(pod, c, attempt: 0, initContainer: false, volumes: [:], podIP: nil, hostIP: nil).resources.unified == nil)
+    }
+}

@@ -47,6 +47,26 @@ import Testing
         } catch {}
         #expect(throws: Never.self) { try LinuxResources(cpuShares: 2, memoryLimitBytes: 1 << 20).validate() }
     }
+
+    @Test func unifiedResourcesAreRefusedOnV1AndCheckedByName() throws {
+        var r = LinuxResources()
+        r.unified = ["memory.oom.group": "1"]
+        #expect(throws: Never.self) { try r.validate() }
+        let sys = RecordingSyscalls()
+        do {
+            try CgroupV1(root: "/cg", syscalls: sys).update("p", resources: r)
+            Issue.record("v1 took a unified resource")
+        } catch let e as RuntimeError {
+            #expect(e.message.contains("memory.oom.group") && e.message.contains("cgroup v2"))
+        }
+        #expect(!sys.calls.contains { $0.hasPrefix("write") })
+        for bad in ["../x.y", "memory/oom.group", "memory", ".oom", "cgroup.procs", "Memory.max", ""] {
+            r.unified = [bad: "1"]
+            #expect(throws: RuntimeError.self, "\(bad)") { try r.validate() }
+        }
+        r.unified = ["memory.high": "1\n2"]
+        #expect(throws: RuntimeError.self) { try r.validate() }
+    }
 }
 
 /// The v2 driver against a fake cgroupfs: a temp directory tree.
@@ -80,6 +100,10 @@ import Testing
         #expect(read(d + "cpu.max") == "40000 50000")
         try v2.update("kubepods/burstable/pod1/c1", resources: LinuxResources(cpuQuota: -1))
         #expect(read(d + "cpu.max") == "max 50000")
+        var oomGroup = LinuxResources()
+        oomGroup.unified = ["memory.oom.group": "1"]
+        try v2.update("kubepods/burstable/pod1/c1", resources: oomGroup)
+        #expect(read(d + "memory.oom.group") == "1")
 
         try "usage_usec 42\nuser_usec 40\n".write(toFile: root + "/" + d + "cpu.stat", atomically: true, encoding: .utf8)
         try "5000\n".write(toFile: root + "/" + d + "memory.current", atomically: true, encoding: .utf8)

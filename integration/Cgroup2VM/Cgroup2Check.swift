@@ -188,8 +188,9 @@ struct Cgroup2Check {
         await step(report, "container-cgroup") {
             // CRI values as the kubelet sends them for requests.cpu=500m, limits.cpu=500m,
             // limits.memory=64Mi, pid limit 64, pinned to CPU 1 / node 0.
-            let r = LinuxResources(cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000, memoryLimitBytes: 64 << 20,
+            var r = LinuxResources(cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000, memoryLimitBytes: 64 << 20,
                                    pidsLimit: 64, cpusetCpus: "1", cpusetMems: "0")
+            r.unified = ["memory.oom.group": "1"]  // as the agent asks on v2
             limitsID = try await rt.createContainer(sandboxID: burstSandbox, container("limits", "exec sleep 1000", r))
             try await rt.startContainer(limitsID)
             let pid = try await rt.containerStatus(limitsID).pid
@@ -202,6 +203,7 @@ struct Cgroup2Check {
             let expected: [(String, String)] = [
                 ("memory.max", "67108864"), ("memory.swap.max", "0"), ("cpu.max", "50000 100000"),
                 ("cpu.weight", "59"), ("pids.max", "64"), ("cpuset.cpus", "1"), ("cpuset.mems", "0"),
+                ("memory.oom.group", "1"),
             ]
             for (file, value) in expected {
                 let got = read(dir + "/" + file)

@@ -21,7 +21,7 @@ enum Cgroup2VM {
         "detect-v2", "cgroupfs-is-cgroup2", "runtime-uses-v2", "image-import",
         "sandbox-cgroup", "controllers-enabled", "container-cgroup",
         "limit memory.max", "limit memory.swap.max", "limit cpu.max", "limit cpu.weight", "limit pids.max",
-        "limit cpuset.cpus", "limit cpuset.mems", "cpuset-enforced",
+        "limit cpuset.cpus", "limit cpuset.mems", "limit memory.oom.group", "cpuset-enforced",
         "cpu-max-enforced", "stats", "container-removed", "under-limit-survives", "oom-killed", "oom-events", "pids-enforced",
         "devices-default-deny", "devices-allowed",
         "besteffort-defaults", "besteffort-removed", "burstable-removed", "no-pod-cgroups-left",

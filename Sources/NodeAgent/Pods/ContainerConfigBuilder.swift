@@ -13,10 +13,14 @@ package struct ContainerConfigError: Error, CustomStringConvertible, Sendable {
 package struct ContainerConfigBuilder: Sendable {
     package var objects: any ObjectSource
     package var nodeName: String
+    /// On cgroup v2 the kubelet (singleProcessOOMKill off, its default) asks the runtime for
+    /// `memory.oom.group=1`: an OOM kill takes the whole container, not one of its processes.
+    package var cgroupV2: Bool
 
-    package init(objects: any ObjectSource, nodeName: String) {
+    package init(objects: any ObjectSource, nodeName: String, cgroupV2: Bool = CgroupDriverKind.detect() == .v2) {
         self.objects = objects
         self.nodeName = nodeName
+        self.cgroupV2 = cgroupV2
     }
 
     package func build(_ pod: Pod, _ c: Container, attempt: Int, initContainer: Bool, volumes: [String: String],
@@ -55,6 +59,7 @@ package struct ContainerConfigBuilder: Sendable {
             cfg.mounts.append(MountSpec(containerPath: m.mountPath, hostPath: host, readonly: m.readOnly ?? false, propagation: prop))
         }
         cfg.resources = Self.resources(c.resources)
+        if cgroupV2 { cfg.resources.unified = ["memory.oom.group": "1"] }
         cfg.security = Self.security(pod.spec?.securityContext, c.securityContext)
         return cfg
     }

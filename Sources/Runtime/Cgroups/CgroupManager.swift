@@ -11,6 +11,10 @@ package struct LinuxResources: Codable, Sendable, Equatable {
     package var cpusetCpus: String?
     package var cpusetMems: String?
     package var oomScoreAdj: Int?
+    /// cgroup v2 files to write as given (CRI `unified`), e.g. `memory.oom.group: "1"`, which
+    /// the agent asks for on v2 as the kubelet does (the whole container is OOM-killed, not
+    /// one process). Refused on v1.
+    package var unified: [String: String]?
 
     package init(
         cpuShares: Int64? = nil, cpuQuota: Int64? = nil, cpuPeriod: Int64? = nil, memoryLimitBytes: Int64? = nil,
@@ -41,6 +45,17 @@ package struct LinuxResources: Codable, Sendable, Equatable {
         if let p = pidsLimit, p < 0 { throw RuntimeError(.invalidArgument, "pids limit \(p) is negative") }
         if let a = oomScoreAdj, a < -1000 || a > 1000 {
             throw RuntimeError(.invalidArgument, "oom_score_adj \(a) out of range [-1000, 1000]")
+        }
+        for (key, value) in unified ?? [:] {
+            // "<controller>.<file>": a file of the container's own cgroup, nothing else
+            let parts = key.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty }),
+                key.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "." || $0 == "_") }),
+                !key.hasPrefix("cgroup.")
+            else {
+                throw RuntimeError(.invalidArgument, "unified resource \"\(key)\" is not a cgroup v2 controller file name")
+            }
+            if value.contains("\n") { throw RuntimeError(.invalidArgument, "unified resource \(key): the value spans lines") }
         }
         for (name, v) in [("cpuset cpus", cpusetCpus), ("cpuset mems", cpusetMems)] {
             if let v, !v.allSatisfy({ $0.isNumber || $0 == "-" || $0 == "," }) {

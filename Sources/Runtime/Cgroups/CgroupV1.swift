@@ -47,6 +47,9 @@ package struct CgroupV1: CgroupManager {
     }
 
     package func update(_ path: String, resources r: LinuxResources) throws {
+        if let u = r.unified, !u.isEmpty {
+            throw RuntimeError(.invalidArgument, "unified resources (\(u.keys.sorted().joined(separator: ", "))) need cgroup v2; this node uses cgroup v1")
+        }
         if let s = r.cpuShares, s > 0 { try syscalls.writeFile(dir("cpu", path) + "/cpu.shares", String(s)) }
         if let p = r.cpuPeriod, p > 0 { try syscalls.writeFile(dir("cpu", path) + "/cpu.cfs_period_us", String(p)) }
         if let q = r.cpuQuota, q != 0 { try syscalls.writeFile(dir("cpu", path) + "/cpu.cfs_quota_us", String(q)) }

@@ -64,6 +64,11 @@ package struct CgroupV2: CgroupManager {
         if let p = r.pidsLimit, p > 0 { try syscalls.writeFile(d + "/pids.max", String(p)) }
         if let c = r.cpusetCpus, !c.isEmpty { try syscalls.writeFile(d + "/cpuset.cpus", c) }
         if let m = r.cpusetMems, !m.isEmpty { try syscalls.writeFile(d + "/cpuset.mems", m) }
+        for (key, value) in (r.unified ?? [:]).sorted(by: { $0.key < $1.key }) {
+            do { try syscalls.writeFile(d + "/" + key, value) } catch {
+                throw RuntimeError(.invalidArgument, "cannot set unified resource \(key)=\(value): \(error)")
+            }
+        }
     }
 
     package func procsFiles(_ path: String) -> [String] { [dir(path) + "/cgroup.procs"] }
