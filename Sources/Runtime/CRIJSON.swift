@@ -31,12 +31,24 @@ package enum CRIJSON {
         c.annotations = o["annotations"] as? [String: String] ?? [:]
         let linux = o["linux"] as? [String: Any] ?? [:]
         c.cgroupParent = linux["cgroup_parent"] as? String ?? ""
+        if let r = linux["resources"] as? [String: Any], !r.isEmpty { c.resources = resources(r) }
         let nsOpts = (linux["security_context"] as? [String: Any])?["namespace_options"] as? [String: Any] ?? [:]
         c.hostNetwork = int(nsOpts["network"]) == 2
         c.hostPID = int(nsOpts["pid"]) == 2
         c.hostIPC = int(nsOpts["ipc"]) == 2
         c.shareProcessNamespace = int(nsOpts["pid"]) == 0 && nsOpts["pid"] != nil
         return c
+    }
+
+    /// LinuxContainerResources (a container's, or the pod's in LinuxPodSandboxConfig).
+    static func resources(_ r: [String: Any]) -> LinuxResources {
+        var out = LinuxResources(
+            cpuShares: int(r["cpu_shares"]), cpuQuota: int(r["cpu_quota"]), cpuPeriod: int(r["cpu_period"]),
+            memoryLimitBytes: int(r["memory_limit_in_bytes"]), pidsLimit: int(r["pids_limit"]),
+            cpusetCpus: r["cpuset_cpus"] as? String, cpusetMems: r["cpuset_mems"] as? String,
+            oomScoreAdj: int(r["oom_score_adj"]).map { Int($0) })
+        if let u = r["unified"] as? [String: String], !u.isEmpty { out.unified = u }
+        return out
     }
 
     /// ContainerConfig: metadata, image, command, args, working_dir, envs, mounts, log_path,
@@ -69,13 +81,7 @@ package enum CRIJSON {
         c.stdinOnce = o["stdin_once"] as? Bool ?? false
         c.tty = o["tty"] as? Bool ?? false
         let linux = o["linux"] as? [String: Any] ?? [:]
-        let r = linux["resources"] as? [String: Any] ?? [:]
-        c.resources = LinuxResources(
-            cpuShares: int(r["cpu_shares"]), cpuQuota: int(r["cpu_quota"]), cpuPeriod: int(r["cpu_period"]),
-            memoryLimitBytes: int(r["memory_limit_in_bytes"]), pidsLimit: int(r["pids_limit"]),
-            cpusetCpus: r["cpuset_cpus"] as? String, cpusetMems: r["cpuset_mems"] as? String,
-            oomScoreAdj: int(r["oom_score_adj"]).map { Int($0) })
-        if let u = r["unified"] as? [String: String], !u.isEmpty { c.resources.unified = u }
+        c.resources = resources(linux["resources"] as? [String: Any] ?? [:])
         let s = linux["security_context"] as? [String: Any] ?? [:]
         c.security.privileged = s["privileged"] as? Bool ?? false
         let caps = s["capabilities"] as? [String: Any] ?? [:]

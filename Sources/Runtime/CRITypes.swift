@@ -16,6 +16,9 @@ package struct PodSandboxConfig: Codable, Sendable, Equatable {
     package var annotations: [String: String] = [:]
     /// Pod cgroup, relative to the runtime's cgroup root: kubepods/burstable/pod<uid>.
     package var cgroupParent: String = ""
+    /// Limits of the pod cgroup as a whole (CRI LinuxPodSandboxConfig.resources): the
+    /// kubelet's pod-level shares, quota and memory limit. nil leaves it unlimited.
+    package var resources: LinuxResources?
     package var hostNetwork = false
     package var hostPID = false
     package var hostIPC = false

@@ -61,6 +61,7 @@ package actor LinuxRuntime: ContainerRuntime {
             throw RuntimeError(.invalidArgument, "pod sandbox needs name, namespace and uid")
         }
         if c.cgroupParent.contains("..") { throw RuntimeError(.invalidArgument, "cgroup parent \(c.cgroupParent) escapes the root") }
+        try c.resources?.validate()
         let id = newID()
         let dir = sandboxDir(id)
         let podCgroup = cgroupPath(c.cgroupParent)
@@ -89,7 +90,7 @@ package actor LinuxRuntime: ContainerRuntime {
                 if !c.dnsOptions.isEmpty { resolv += "options " + c.dnsOptions.joined(separator: " ") + "\n" }
             }
             try writeFileAtomically(dir + "/resolv.conf", Data(resolv.utf8))
-            try cgroups.create(record.podCgroup, resources: LinuxResources())
+            try cgroups.create(record.podCgroup, resources: c.resources ?? LinuxResources())
             try cgroups.create(record.sandboxCgroup, resources: LinuxResources())
             try cgroups.allowDevices(record.sandboxCgroup, rules: [])
             if !c.logDirectory.isEmpty { try sys.mkdirAll(c.logDirectory) }

@@ -511,3 +511,32 @@ final class Collected: @unchecked Sendable {
         #expect(try await v1.build(pod, c, attempt: 0, initContainer: false, volumes: [:], podIP: nil, hostIP: nil).resources.unified == nil)
     }
 }
+
+@Suite struct PodCgroupResourcesTests {
+    static func c(_ name: String, req: [String: String] = [:], lim: [String: String] = [:]) -> Container {
+        var x = container(name)
+        x.resources = ResourceRequirements(limits: lim.isEmpty ? nil : lim.mapValues { try! Quantity($0) },
+                                           requests: req.isEmpty ? nil : req.mapValues { try! Quantity($0) })
+        return x
+    }
+
+    @Test func sharesQuotaAndMemoryAsTheKubeletSetsThemOnThePodCgroup() {
+        // Burstable: shares from the summed requests; no quota or memory limit, as one container has none
+        let burst = makePod(containers: [Self.c("a", req: ["cpu": "250m"], lim: ["cpu": "500m", "memory": "64Mi"]),
+                                         Self.c("b", req: ["cpu": "250m"])])
+        let r = ContainerConfigBuilder.podResources(burst)
+        #expect(r.cpuShares == 512 && r.cpuQuota == nil && r.memoryLimitBytes == nil)
+        // every container limited: quota and memory are the sums
+        let all = makePod(containers: [Self.c("a", req: ["cpu": "250m"], lim: ["cpu": "500m", "memory": "64Mi"]),
+                                       Self.c("b", req: ["cpu": "100m"], lim: ["cpu": "100m", "memory": "32Mi"])])
+        let g = ContainerConfigBuilder.podResources(all)
+        #expect(g.cpuShares == 358 && g.cpuQuota == 60_000 && g.cpuPeriod == 100_000 && g.memoryLimitBytes == 96 << 20)
+        // an init container that asks for more than the app containers together sets the figure
+        let withInit = makePod(containers: [Self.c("a", req: ["cpu": "100m"], lim: ["cpu": "100m", "memory": "32Mi"])],
+                               initContainers: [Self.c("i", req: ["cpu": "1"], lim: ["cpu": "1", "memory": "128Mi"])])
+        let i = ContainerConfigBuilder.podResources(withInit)
+        #expect(i.cpuShares == 1024 && i.cpuQuota == 100_000 && i.memoryLimitBytes == 128 << 20)
+        // BestEffort: the minimum shares, nothing else
+        #expect(ContainerConfigBuilder.podResources(makePod(containers: [container("a")])) == LinuxResources(cpuShares: 2))
+    }
+}

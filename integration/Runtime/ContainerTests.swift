@@ -76,7 +76,10 @@ struct ContainerTests {
 
     @Test func cgroupLimitsAreWrittenAndOOMKills() async throws {
         try await withHarness { h in
-            let sb = try await h.runtime.runPodSandbox(h.sandboxConfig("cg"))
+            var sbc = h.sandboxConfig("cg")
+            // the pod cgroup's own limits, as the agent computes them for the whole pod
+            sbc.resources = LinuxResources(cpuShares: 614, cpuQuota: 60_000, cpuPeriod: 100_000, memoryLimitBytes: 48 << 20)
+            let sb = try await h.runtime.runPodSandbox(sbc)
             // it eats memory only when the test says so (a file appears), after the checks below
             var c = h.container("hog", "while [ ! -e /tmp/go ]; do sleep 0.1; done; a=$(yes | head -c 200000000); echo survived")
             c.resources = LinuxResources(cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000,
@@ -93,6 +96,10 @@ struct ContainerTests {
             #expect(read("cpu/\(path)/cpu.shares") == "512")
             #expect(read("cpu/\(path)/cpu.cfs_quota_us") == "50000")
             #expect(read("pids/\(path)/pids.max") == "64")
+            let podPath = "\(h.cgroupRoot)/kubepods/besteffort/pod-uid-cg"
+            #expect(read("memory/\(podPath)/memory.limit_in_bytes") == String(48 << 20))
+            #expect(read("cpu/\(podPath)/cpu.shares") == "614")
+            #expect(read("cpu/\(podPath)/cpu.cfs_quota_us") == "60000")
             func member() -> Bool { read("memory/\(path)/cgroup.procs").split(separator: "\n").contains(Substring(String(pid))) }
             for _ in 0..<100 where !member() { try await Task.sleep(for: .milliseconds(100)) }
             #expect(member(), "pid \(pid), cgroup.procs: \(read("memory/\(path)/cgroup.procs"))")

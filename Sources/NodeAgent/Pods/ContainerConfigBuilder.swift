@@ -77,6 +77,33 @@ package struct ContainerConfigBuilder: Sendable {
         return out
     }
 
+    /// The pod cgroup's limits as the kubelet sets them (ResourceConfigForPod): shares from
+    /// the pod's effective CPU request (the larger of the app containers' sum and any init
+    /// container's; 2 for BestEffort), and a CPU quota and memory limit only when every
+    /// container has that limit (the same effective sum).
+    package static func podResources(_ pod: Pod) -> LinuxResources {
+        let apps = pod.spec?.containers ?? [], inits = pod.spec?.initContainers ?? []
+        let all = apps + inits
+        func effective(_ value: (Container) -> Int64?) -> Int64? {
+            var sum: Int64 = 0
+            for c in apps { guard let v = value(c) else { return nil }; sum += v }
+            var top = sum
+            for c in inits { guard let v = value(c) else { return nil }; top = max(top, v) }
+            return top
+        }
+        let cpuRequest = effective { ($0.resources?.requests?["cpu"] ?? $0.resources?.limits?["cpu"])?.milliValue ?? 0 } ?? 0
+        let hasAny = all.contains { !($0.resources?.requests ?? [:]).isEmpty || !($0.resources?.limits ?? [:]).isEmpty }
+        guard hasAny else { return LinuxResources(cpuShares: 2) }  // BestEffort
+        var out = LinuxResources()
+        out.cpuShares = max(2, cpuRequest * 1024 / 1000)
+        if let cpuLimit = effective({ $0.resources?.limits?["cpu"]?.milliValue }) {
+            out.cpuPeriod = 100_000
+            out.cpuQuota = max(1000, cpuLimit * 100)
+        }
+        if let mem = effective({ $0.resources?.limits?["memory"]?.value }) { out.memoryLimitBytes = mem }
+        return out
+    }
+
     package static func security(_ pod: PodSecurityContext?, _ c: KubeAPI.SecurityContext?) -> Runtime.SecurityContext {
         var s = Runtime.SecurityContext()
         s.privileged = c?.privileged ?? false

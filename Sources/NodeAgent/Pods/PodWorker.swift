@@ -497,6 +497,7 @@ package actor PodWorker {
         c.labels = RuntimeLabels.pod(pod)
         c.cgroupParent = "kubepods/\(PodStatusBuilder.qosClass(pod).lowercased())/pod\(uid)"
         if c.cgroupParent.hasPrefix("kubepods/guaranteed") { c.cgroupParent = "kubepods/pod\(uid)" }
+        c.resources = ContainerConfigBuilder.podResources(pod)
         c.hostNetwork = pod.hostNetwork
         c.hostPID = pod.spec?.hostPID ?? false
         c.hostIPC = pod.spec?.hostIPC ?? false
