@@ -351,7 +351,6 @@ struct FieldSet: Equatable {
 
     var isEmpty: Bool { paths.isEmpty }
     func union(_ o: FieldSet) -> FieldSet { FieldSet(paths: paths.union(o.paths)) }
-    func subtracting(_ o: FieldSet) -> FieldSet { FieldSet(paths: paths.subtracting(o.paths)) }
     func intersection(_ o: FieldSet) -> FieldSet { FieldSet(paths: paths.intersection(o.paths)) }
 
     /// The set a FieldsV1 tree describes: leaves (`{}`) and nodes marked with `"."`.
@@ -372,31 +371,7 @@ struct FieldSet: Equatable {
 
     /// The FieldsV1 tree of this set: members without children are `{}`, members with
     /// children carry `"."`.
-    var fieldsV1: JSONValue {
-        final class Node {
-            var member = false
-            var children: [String: Node] = [:]
-        }
-        let root = Node()
-        for p in paths {
-            var n = root
-            for k in p.split(separator: Self.sep).map(String.init) {
-                if let c = n.children[k] { n = c } else {
-                    let c = Node()
-                    n.children[k] = c
-                    n = c
-                }
-            }
-            n.member = true
-        }
-        func json(_ n: Node) -> JSONValue {
-            var o: [String: JSONValue] = [:]
-            for (k, c) in n.children { o[k] = json(c) }
-            if n.member, !o.isEmpty { o["."] = .emptyObject }
-            return .object(o)
-        }
-        return json(root)
-    }
+    var fieldsV1: JSONValue { Self.adding(self, to: nil) }
 
     /// `.spec.containers[name="c"].image`, as structured-merge-diff prints a path.
     static func describe(_ path: String) -> String {

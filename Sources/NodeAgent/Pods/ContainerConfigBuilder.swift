@@ -68,14 +68,22 @@ package struct ContainerConfigBuilder: Sendable {
     package static func resources(_ r: ResourceRequirements?) -> LinuxResources {
         var out = LinuxResources()
         let cpuReq = r?.requests?["cpu"] ?? r?.limits?["cpu"]
-        out.cpuShares = max(2, (cpuReq?.milliValue ?? 2) * 1024 / 1000)
+        out.cpuShares = shares(milliCPU: cpuReq?.milliValue ?? 2)
         if let l = r?.limits?["cpu"] {
-            out.cpuPeriod = 100_000
-            out.cpuQuota = max(1000, l.milliValue * 100)
+            out.cpuPeriod = quotaPeriod
+            out.cpuQuota = quota(milliCPU: l.milliValue)
         }
         if let m = r?.limits?["memory"] { out.memoryLimitBytes = m.value }
         return out
     }
+
+    /// The kubelet's MilliCPUToShares: 1024 shares per CPU, at least 2.
+    static func shares(milliCPU: Int64) -> Int64 { max(2, milliCPU * 1024 / 1000) }
+
+    /// The CFS period the kubelet uses, and its MilliCPUToQuota: the CPU's share of it, at
+    /// least 1 ms.
+    static let quotaPeriod: Int64 = 100_000
+    static func quota(milliCPU: Int64) -> Int64 { max(1000, milliCPU * quotaPeriod / 1000) }
 
     /// The pod cgroup's limits as the kubelet sets them (ResourceConfigForPod): shares from
     /// the pod's effective CPU request (the larger of the app containers' sum and any init
@@ -95,10 +103,10 @@ package struct ContainerConfigBuilder: Sendable {
         let hasAny = all.contains { !($0.resources?.requests ?? [:]).isEmpty || !($0.resources?.limits ?? [:]).isEmpty }
         guard hasAny else { return LinuxResources(cpuShares: 2) }  // BestEffort
         var out = LinuxResources()
-        out.cpuShares = max(2, cpuRequest * 1024 / 1000)
+        out.cpuShares = shares(milliCPU: cpuRequest)
         if let cpuLimit = effective({ $0.resources?.limits?["cpu"]?.milliValue }) {
-            out.cpuPeriod = 100_000
-            out.cpuQuota = max(1000, cpuLimit * 100)
+            out.cpuPeriod = quotaPeriod
+            out.cpuQuota = quota(milliCPU: cpuLimit)
         }
         if let mem = effective({ $0.resources?.limits?["memory"]?.value }) { out.memoryLimitBytes = mem }
         return out
