@@ -12,6 +12,7 @@ package struct ChildProcess: Sendable {
     /// so no other child inherits them), a clean signal mask and default dispositions, and
     /// `environment` (ours when nil).
     package init(_ path: String, _ args: [String], fds: [Int32], environment: [String: String]? = nil) throws {
+        _ = brokenPipesFail
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -55,6 +56,14 @@ package struct ChildProcess: Sendable {
         }
     }
 }
+
+/// Writing to a child's pipe after it has exited (stdin typed into an exec that ended, a
+/// terminal resize after the shim left) must fail with EPIPE, not kill this process with
+/// SIGPIPE. A no-op handler rather than SIG_IGN: a handler is reset by exec, so no program we
+/// start, by any means, inherits an ignored SIGPIPE.
+let brokenPipesFail: Void = {
+    signal(SIGPIPE) { _ in }
+}()
 
 /// A close-on-exec pipe: `read` and `write` ends.
 func makePipe() throws -> (read: Int32, write: Int32) {

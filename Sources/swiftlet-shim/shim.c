@@ -460,6 +460,7 @@ static void exec_process(void) {
 // ---------------------------------------------------------------- terminal
 
 static int console_sock = -1; // child side of the socketpair the pty master travels over
+static int console_wait = 0;  // exec: hold until the shim has sized the terminal
 
 static int send_fd(int sock, int fd) {
     char data = 'm';
@@ -505,6 +506,13 @@ static void setup_console(void) {
     if (peer < 0) die("open terminal peer");
     if (send_fd(console_sock, master) < 0) die("hand the terminal to the shim");
     close(master);
+    if (console_wait) {
+        // The shim applies the client's first size before we go on, so the process never
+        // sees the 0x0 a new terminal starts with.
+        char go;
+        while (read(console_sock, &go, 1) < 0 && errno == EINTR) {
+        }
+    }
     close(console_sock);
     uid_t uid = get("uid") ? (uid_t)strtoul(get("uid"), NULL, 10) : 0;
     if (fchown(peer, uid, 5) < 0 && fchown(peer, uid, (gid_t)-1) < 0) die("chown terminal");
@@ -1036,6 +1044,26 @@ static void forward(int sig) {
     if (exec_child > 0) kill(exec_child, sig == SIGTERM ? SIGKILL : sig);
 }
 
+// A client on a terminal sends its size as soon as the session exists (crictl right after the
+// exec starts, kubectl first thing on its resize stream): wait up to 500ms for it, take every
+// size already queued, and set the last one before the process runs.
+static void initial_winsize(int master, int control) {
+    if (control < 0) return;
+    struct pollfd p = {control, POLLIN, 0};
+    int timeout = 500;
+    unsigned char ws[4], last[4];
+    int have = 0;
+    for (;;) {
+        int rc = poll(&p, 1, timeout);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0 || !(p.revents & POLLIN) || read(control, ws, 4) != 4) break;
+        memcpy(last, ws, 4);
+        have = 1;
+        timeout = 0;
+    }
+    if (have) set_winsize(master, last);
+}
+
 // Relays the agent's fd 0 to the exec's terminal and the terminal to fd 1, resizes it on
 // control messages, until the process has exited and its output is drained (at most 2s after).
 static int relay_terminal(int master, int control) {
@@ -1096,6 +1124,7 @@ static int exec_mode(void) {
     }
     int tty = get("tty") != NULL, control = get("control_fd") ? atoi(get("control_fd")) : -1;
     int sync[2], cs[2] = {-1, -1};
+    console_wait = tty;
     if (pipe2(sync, O_CLOEXEC) < 0) return 126;
     if (tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cs) < 0) return 126;
     exec_child = fork();
@@ -1115,6 +1144,20 @@ static int exec_mode(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    // With a terminal the child hands us its master, then waits until we have sized it.
+    int master = -1;
+    if (tty) {
+        struct pollfd p = {cs[0], POLLIN, 0};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        master = recv_fd(cs[0]);
+        if (master >= 0) {
+            initial_winsize(master, control);
+            ssize_t w = write(cs[0], "g", 1); // fails only when the child has gone: its cause is on sync
+            (void)w;
+        }
+        close(cs[0]);
+    }
     ssize_t n;
     while ((n = read(sync[0], err, sizeof err - 1)) < 0 && errno == EINTR) {
     }
@@ -1124,10 +1167,10 @@ static int exec_mode(void) {
         }
         err[n] = 0;
         fprintf(stderr, "swiftlet-shim: %s\n", err);
+        if (master >= 0) close(master);
         return 126;
     }
     if (tty) {
-        int master = recv_fd(cs[0]);
         if (master < 0) {
             kill(exec_child, SIGKILL);
             fprintf(stderr, "swiftlet-shim: no terminal from the container: %s\n", strerror(errno));

@@ -137,6 +137,19 @@ struct TerminalTests {
             #expect(code == 3)
             #expect(out.contains("/dev/pts/") && out.contains("24 80\r\n") && out.contains("No such file"), "\(out)")
             #expect(await readToEnd(session.stderr).isEmpty)
+            // the client's first size reaches the terminal before the process runs, even when
+            // it comes a moment after the session starts (kubectl's resize stream)
+            let late = try await h.runtime.exec(id, cmd: ["sh", "-c", "stty size"], tty: true)
+            try await Task.sleep(nanoseconds: 200_000_000)
+            late.resize(width: 91, height: 21)
+            late.resize(width: 90, height: 20)
+            let lateOut = Task { await readToEnd(late.stdout) }, lateErr = Task { await readToEnd(late.stderr) }
+            let lateCode = await late.wait()
+            let (lo, le) = (await lateOut.value, await lateErr.value)
+            #expect(lateCode == 0 && lo == "20 90\r\n", "the last size queued before the process ran: \(lateCode) \(lo) \(le)")
+            // a client that types or resizes after the process ended gets an error, not SIGPIPE
+            late.resize(width: 80, height: 24)
+            #expect(throws: (any Error).self) { try late.stdin.write(contentsOf: Array("late\n".utf8)) }
             // without a terminal, stdin is a pipe and stderr stays apart
             let plain = try await h.runtime.exec(id, cmd: ["sh", "-c", "tty; echo err >&2"], tty: false)
             try plain.stdin.close()
