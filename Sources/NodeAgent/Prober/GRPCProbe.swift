@@ -157,8 +157,16 @@ package enum GRPCProbe {
                 "content-type": "application/grpc", "te": "trailers", "user-agent": "kube-probe/1.35",
                 "grpc-timeout": "\(min(micros, 99_999_999))u",
             ]
-            try await outbound.write(.headers(.init(headers: headers)))
-            try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer(bytes: requestMessage(service: service))), endStream: true)))
+            // A server may answer from the headers alone (UNIMPLEMENTED, trailers-only) and close
+            // the stream before the request body goes out: as grpc-go, the answer read counts
+            // then, and a failed write only when no answer came.
+            var writeError: (any Error)?
+            do {
+                try await outbound.write(.headers(.init(headers: headers)))
+                try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer(bytes: requestMessage(service: service))), endStream: true)))
+            } catch {
+                writeError = error
+            }
             var body: [UInt8] = []
             var httpStatus: String?
             for try await payload in inbound {
@@ -181,6 +189,7 @@ package enum GRPCProbe {
                     break
                 }
             }
+            if let writeError { throw writeError }
             throw CallError.status(code: 13, message: "server closed the stream without sending trailers")
         }
     }
