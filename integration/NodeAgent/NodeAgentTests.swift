@@ -672,10 +672,11 @@ struct NodeAgentScenarioTests {
             #expect(lab.jsonpath("catter", ".metadata.name").isEmpty)
 
             // attach -it to a container on a terminal: typed input, the terminal's size, the
-            // exit code of the shell that ends
+            // exit code of the shell that ends. kubectl sends the size plus one and then the size
+            // (to make the program redraw), so the shell waits a moment before asking.
             #expect(await lab.waitReady("console"))
             let a = try lab.kubectlOnTerminal(cols: 90, rows: 20, ["attach", "-it", "console", "-c", "app"],
-                                              input: "stty size; exit 5\n")
+                                              input: "sleep 1; stty size; exit 5\n")
             #expect(a.stdout.contains("20 90"), "\(a)")
             #expect(await until(timeout: 20, interval: 0.2) {
                 lab.jsonpath("console", ".status.containerStatuses[0].lastState.terminated.exitCode") == "5"
