@@ -208,8 +208,10 @@ package protocol ContainerRuntime: Sendable {
     /// Runs `cmd` in the container and collects its output, killing it after `timeout` seconds (0 = none).
     func execSync(_ id: String, cmd: [String], timeout: Int) async throws -> ExecResult
     /// Starts `cmd` in the container with piped stdin/stdout/stderr (for streaming bridges);
-    /// with `tty`, on a terminal of the container's own (stdout carries its output).
-    func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession
+    /// with `tty`, on a terminal of the container's own (stdout carries its output). With
+    /// `sizeFollows` the caller will send the terminal's size at once (`ExecSession.resize`):
+    /// the process starts only when that size is set (or after 2 s without one).
+    func exec(_ id: String, cmd: [String], tty: Bool, sizeFollows: Bool) async throws -> ExecSession
     /// Connects to a running container's stdio (`kubectl attach`).
     func attach(_ id: String, stdin: Bool) async throws -> AttachSession
     /// Makes the shim reopen the container's log file (after rotation).
@@ -229,8 +231,12 @@ package protocol ImageService: Sendable {
 }
 
 extension ContainerRuntime {
-    package func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession {
+    package func exec(_ id: String, cmd: [String], tty: Bool, sizeFollows: Bool) async throws -> ExecSession {
         throw RuntimeError(.unsupported, "exec")
+    }
+
+    package func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession {
+        try await exec(id, cmd: cmd, tty: tty, sizeFollows: false)
     }
 
     package func attach(_ id: String, stdin: Bool) async throws -> AttachSession {

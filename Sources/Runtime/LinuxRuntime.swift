@@ -476,7 +476,7 @@ package actor LinuxRuntime: ContainerRuntime {
         return ContainerStats(id: id, cpuUsageNanos: s.cpuUsageNanos, memoryWorkingSetBytes: s.memoryWorkingSetBytes)
     }
 
-    private func execConfig(_ id: String, cmd: [String], tty: Bool = false) throws -> String {
+    private func execConfig(_ id: String, cmd: [String], tty: Bool = false, sizeFollows: Bool = false) throws -> String {
         guard !cmd.isEmpty else { throw RuntimeError(.invalidArgument, "exec needs a command") }
         let r = try loadContainer(id)
         let sb = try loadSandbox(r.sandboxID)
@@ -489,6 +489,7 @@ package actor LinuxRuntime: ContainerRuntime {
         if tty {
             shim.add("tty", "1")
             shim.add("control_fd", "3")
+            if sizeFollows { shim.add("await_size", "1") }
         }
         let path = containerDir(id) + "/exec-\(newID()).conf"
         try writeFileAtomically(path, Data(shim.text.utf8))
@@ -505,8 +506,8 @@ package actor LinuxRuntime: ContainerRuntime {
         return ExecResult(stdout: out.stdout, stderr: out.stderr, exitCode: out.status)
     }
 
-    package func exec(_ id: String, cmd: [String], tty: Bool) async throws -> ExecSession {
-        let cfg = try execConfig(id, cmd: cmd, tty: tty)
+    package func exec(_ id: String, cmd: [String], tty: Bool, sizeFollows: Bool) async throws -> ExecSession {
+        let cfg = try execConfig(id, cmd: cmd, tty: tty, sizeFollows: sizeFollows)
         do { return try ExecSession(shim: config.shimPath, config: cfg, tty: tty) } catch {
             unlink(cfg)
             throw error

@@ -10,7 +10,8 @@
 //                                 With "tty 1" the process gets a terminal of the container's
 //                                 devpts and the shim relays fd 0/1 to it; with "control_fd 3"
 //                                 4-byte messages (width, height: u16 little-endian) on fd 3
-//                                 resize that terminal.
+//                                 resize that terminal; with "await_size 1" the process starts
+//                                 only once the first has come (2 s at most).
 //
 // Attach (run mode, "attach 1"): the monitor listens on <state_dir>/attach (SOCK_SEQPACKET). Every message
 // starts with a type byte. Monitor to client: 1 stdout data, 2 stderr data (a terminal's output
@@ -1044,13 +1045,13 @@ static void forward(int sig) {
     if (exec_child > 0) kill(exec_child, sig == SIGTERM ? SIGKILL : sig);
 }
 
-// A client on a terminal sends its size as soon as the session exists (crictl right after the
-// exec starts, kubectl first thing on its resize stream): wait up to 500ms for it, take every
-// size already queued, and set the last one before the process runs.
+// The sizes already queued, the last one set before the process runs: with "await_size" the
+// client sends its terminal's size as soon as the session exists (crictl right after the exec
+// starts, kubectl first thing on its resize stream), so wait up to 2 s for the first.
 static void initial_winsize(int master, int control) {
     if (control < 0) return;
     struct pollfd p = {control, POLLIN, 0};
-    int timeout = 500;
+    int timeout = get("await_size") ? 2000 : 0;
     unsigned char ws[4], last[4];
     int have = 0;
     for (;;) {

@@ -11,12 +11,15 @@ final class LocalTerminal: @unchecked Sendable {
     private var raw = false
     private var winch: (any DispatchSourceSignal)?
 
-    /// Puts stdin's terminal in raw mode when `tty` and stdin is a terminal.
+    /// Puts stdin's terminal in raw mode when `tty` and stdin is a terminal, and sends its size
+    /// (see `sendsSize`) now and on every change.
     init(tty: Bool, onResize: @escaping @Sendable (UInt16, UInt16) -> Void) {
-        guard tty, isatty(0) == 1, tcgetattr(0, &saved) == 0 else { return }
-        var t = saved
-        cfmakeraw(&t)
-        raw = tcsetattr(0, TCSANOW, &t) == 0
+        guard tty, isatty(0) == 1 else { return }
+        if tcgetattr(0, &saved) == 0 {
+            var t = saved
+            cfmakeraw(&t)
+            raw = tcsetattr(0, TCSANOW, &t) == 0
+        }
         signal(SIGWINCH, SIG_IGN)
         let src = DispatchSource.makeSignalSource(signal: SIGWINCH)
         src.setEventHandler { if let s = LocalTerminal.size() { onResize(s.0, s.1) } }
@@ -24,6 +27,9 @@ final class LocalTerminal: @unchecked Sendable {
         winch = src
         if let s = LocalTerminal.size() { onResize(s.0, s.1) }
     }
+
+    /// Whether a terminal made with `tty` sends a size at once.
+    static func sendsSize(tty: Bool) -> Bool { tty && isatty(0) == 1 && size() != nil }
 
     static func size() -> (UInt16, UInt16)? {
         var ws = winsize()
@@ -63,7 +69,7 @@ func blocking(_ body: @escaping @Sendable () async -> Void) {
 extension Crictl {
     /// Interactive exec: stdin (with -i), a terminal (with -t), the exit code as ours.
     static func interactiveExec(_ runtime: LinuxRuntime, id: String, cmd: [String], stdin: Bool, tty: Bool) async throws {
-        let session = try await runtime.exec(id, cmd: cmd, tty: tty)
+        let session = try await runtime.exec(id, cmd: cmd, tty: tty, sizeFollows: LocalTerminal.sendsSize(tty: tty))
         let term = LocalTerminal(tty: tty) { session.resize(width: $0, height: $1) }
         defer { term.restore() }
         if stdin {

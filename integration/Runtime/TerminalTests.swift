@@ -139,8 +139,8 @@ struct TerminalTests {
             #expect(await readToEnd(session.stderr).isEmpty)
             // the client's first size reaches the terminal before the process runs, even when
             // it comes a moment after the session starts (kubectl's resize stream)
-            let late = try await h.runtime.exec(id, cmd: ["sh", "-c", "stty size"], tty: true)
-            try await Task.sleep(nanoseconds: 200_000_000)
+            let late = try await h.runtime.exec(id, cmd: ["sh", "-c", "stty size"], tty: true, sizeFollows: true)
+            try await Task.sleep(nanoseconds: 100_000_000)
             late.resize(width: 91, height: 21)
             late.resize(width: 90, height: 20)
             let lateOut = Task { await readToEnd(late.stdout) }, lateErr = Task { await readToEnd(late.stderr) }

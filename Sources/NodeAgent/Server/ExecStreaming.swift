@@ -143,8 +143,9 @@ extension KubeletServer {
                     logger.debug("attach to \(ns)/\(name)/\(container) ended")
                     return
                 }
+                // kubectl sends its terminal's size first thing whenever it asks for one.
                 let session: ExecSession
-                do { session = try await source.runtime.exec(id, cmd: cmd, tty: tty) } catch {
+                do { session = try await source.runtime.exec(id, cmd: cmd, tty: tty, sizeFollows: tty) } catch {
                     try await send(RemoteCommand.error, Array(RemoteCommand.failure("\(error)").utf8))
                     return
                 }
