@@ -12,6 +12,10 @@ package actor LinuxRuntime: ContainerRuntime {
     /// and listing N containers would otherwise decode N JSON files on every call.
     private var sandboxRecords: [String: SandboxRecord] = [:]
     private var containerRecords: [String: ContainerRecord] = [:]
+    /// Parsed shim state files by path, with the identity of the file they were read from: a
+    /// shim replaces its state file by rename, so an unchanged inode, mtime and size means an
+    /// unchanged state, and a relist of N containers costs N stats instead of N reads.
+    private var shimStates: [String: (file: FileIdentity, state: ShimState)] = [:]
 
     package init(config: RuntimeConfig) throws {
         self.config = config
@@ -45,9 +49,24 @@ package actor LinuxRuntime: ContainerRuntime {
     }
 
     private func ids(_ kind: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: config.root + "/" + kind)) ?? []).filter {
-            FileManager.default.fileExists(atPath: config.root + "/\(kind)/\($0)/" + (kind == "sandboxes" ? "sandbox.json" : "container.json"))
+        let sandboxes = kind == "sandboxes"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: config.root + "/" + kind)) ?? []).filter {
+            // a cached record was read whole from its directory; others must have one on disk
+            (sandboxes ? sandboxRecords[$0] != nil : containerRecords[$0] != nil)
+                || FileManager.default.fileExists(atPath: config.root + "/\(kind)/\($0)/" + (sandboxes ? "sandbox.json" : "container.json"))
         }.sorted()
+    }
+
+    /// The shim's state at `path`, parsed again only when the file was replaced; nil when absent.
+    private func shimState(_ path: String) -> ShimState? {
+        guard let file = FileIdentity(path: path) else {
+            shimStates[path] = nil
+            return nil
+        }
+        if let cached = shimStates[path], cached.file == file { return cached.state }
+        guard let state = ShimState(path: path) else { return nil }
+        shimStates[path] = (file, state)
+        return state
     }
 
     private func cgroupPath(_ parts: String...) -> String {
@@ -130,7 +149,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     /// Best-effort teardown of everything a sandbox may have: used on failure and on removal.
     private func cleanupSandbox(_ r: SandboxRecord) async {
-        if let s = ShimState(path: sandboxDir(r.id) + "/pause/state"), s.running {
+        if let s = shimState(sandboxDir(r.id) + "/pause/state"), s.running {
             sys.kill(s.pid, SIGKILL)
             _ = await waitFinished(sandboxDir(r.id) + "/pause/state", seconds: 5)
         }
@@ -143,6 +162,7 @@ package actor LinuxRuntime: ContainerRuntime {
             if !others.contains(where: { $0.podCgroup == r.podCgroup }) { try? cgroups.destroy(r.podCgroup) }
         }
         sandboxRecords[r.id] = nil
+        shimStates[sandboxDir(r.id) + "/pause/state"] = nil
         try? FileManager.default.removeItem(atPath: sandboxDir(r.id))
     }
 
@@ -151,7 +171,7 @@ package actor LinuxRuntime: ContainerRuntime {
         for c in try await listContainers(sandboxID: id) where c.state == .running {
             try await stopContainer(c.id, timeout: 0)
         }
-        if let s = ShimState(path: sandboxDir(id) + "/pause/state"), s.running {
+        if let s = shimState(sandboxDir(id) + "/pause/state"), s.running {
             sys.kill(s.pid, SIGKILL)
             if !(await waitFinished(sandboxDir(id) + "/pause/state", seconds: 10)) {
                 throw RuntimeError(.timeout, "pause of pod sandbox \(id) (pid \(s.pid)) did not exit")
@@ -174,7 +194,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     package func podSandboxStatus(_ id: String) async throws -> PodSandboxStatus {
         let r = try loadSandbox(id)
-        let s = ShimState(path: sandboxDir(id) + "/pause/state")
+        let s = shimState(sandboxDir(id) + "/pause/state")
         return PodSandboxStatus(id: id, config: r.config, state: s?.running == true ? .ready : .notReady,
                                 createdAt: r.createdAt, pid: r.pid, netnsPath: r.netnsPath)
     }
@@ -189,7 +209,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     package func createContainer(sandboxID: String, _ c: ContainerConfig) async throws -> String {
         let sb = try loadSandbox(sandboxID)
-        guard ShimState(path: sandboxDir(sandboxID) + "/pause/state")?.running == true else {
+        guard shimState(sandboxDir(sandboxID) + "/pause/state")?.running == true else {
             throw RuntimeError(.invalidState, "pod sandbox \(sandboxID) is not ready")
         }
         guard !c.name.isEmpty else { throw RuntimeError(.invalidArgument, "container needs a name") }
@@ -326,7 +346,7 @@ package actor LinuxRuntime: ContainerRuntime {
         if FileManager.default.fileExists(atPath: dir + "/state/state") {
             throw RuntimeError(.invalidState, "container \(id) was already started")
         }
-        guard let pause = ShimState(path: sandboxDir(sb.id) + "/pause/state"), pause.running else {
+        guard let pause = shimState(sandboxDir(sb.id) + "/pause/state"), pause.running else {
             throw RuntimeError(.invalidState, "pod sandbox \(sb.id) is not ready")
         }
         var shim = ShimConfig()
@@ -403,7 +423,7 @@ package actor LinuxRuntime: ContainerRuntime {
     package func stopContainer(_ id: String, timeout: Int) async throws {
         let r = try loadContainer(id)
         let statePath = containerDir(id) + "/state/state"
-        guard let s = ShimState(path: statePath), s.running else { return }
+        guard let s = shimState(statePath), s.running else { return }
         if timeout > 0 {
             sys.kill(s.pid, SIGTERM)
             if await waitFinished(statePath, seconds: Double(timeout)) { return }
@@ -418,7 +438,7 @@ package actor LinuxRuntime: ContainerRuntime {
     private func waitFinished(_ statePath: String, seconds: Double) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         repeat {
-            if let s = ShimState(path: statePath), !s.running { return true }
+            if let s = shimState(statePath), !s.running { return true }
             try? await Task.sleep(nanoseconds: 20_000_000)
         } while Date() < deadline
         return false
@@ -429,12 +449,13 @@ package actor LinuxRuntime: ContainerRuntime {
         try await stopContainer(id, timeout: 0)
         try cgroups.killAndDestroy(r.cgroup, syscalls: sys)
         containerRecords[id] = nil
+        shimStates[containerDir(id) + "/state/state"] = nil
         try FileManager.default.removeItem(atPath: containerDir(id))
     }
 
     package func containerStatus(_ id: String) async throws -> ContainerStatus {
         let r = try loadContainer(id)
-        let s = ShimState(path: containerDir(id) + "/state/state")
+        let s = shimState(containerDir(id) + "/state/state")
         var state = ContainerState.created, reason = "", message = "", code: Int32 = 0
         if let s {
             if s.running {
@@ -465,6 +486,7 @@ package actor LinuxRuntime: ContainerRuntime {
     package func listContainers(sandboxID: String? = nil) async throws -> [ContainerStatus] {
         var out: [ContainerStatus] = []
         for id in ids("containers") {
+            if let sandboxID, let r = containerRecords[id], r.sandboxID != sandboxID { continue }
             if let s = try? await containerStatus(id), sandboxID == nil || s.sandboxID == sandboxID { out.append(s) }
         }
         return out
@@ -480,7 +502,7 @@ package actor LinuxRuntime: ContainerRuntime {
         guard !cmd.isEmpty else { throw RuntimeError(.invalidArgument, "exec needs a command") }
         let r = try loadContainer(id)
         let sb = try loadSandbox(r.sandboxID)
-        guard let s = ShimState(path: containerDir(id) + "/state/state"), s.running else {
+        guard let s = shimState(containerDir(id) + "/state/state"), s.running else {
             throw RuntimeError(.invalidState, "container \(id) is not running")
         }
         var shim = ShimConfig()
@@ -517,7 +539,7 @@ package actor LinuxRuntime: ContainerRuntime {
     package func attach(_ id: String, stdin: Bool) async throws -> AttachSession {
         _ = try loadContainer(id)
         let dir = containerDir(id) + "/state"
-        guard let s = ShimState(path: dir + "/state"), s.running else {
+        guard let s = shimState(dir + "/state"), s.running else {
             throw RuntimeError(.invalidState, "container \(id) is not running")
         }
         return try AttachSession(stateDir: dir, stdin: stdin)
@@ -525,7 +547,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     package func reopenContainerLog(_ id: String) async throws {
         _ = try loadContainer(id)
-        guard let s = ShimState(path: containerDir(id) + "/state/state"), s.running else {
+        guard let s = shimState(containerDir(id) + "/state/state"), s.running else {
             throw RuntimeError(.invalidState, "container \(id) is not running")
         }
         sys.kill(s.shimPid, SIGUSR1)

@@ -75,6 +75,20 @@ struct ShimState {
     var running: Bool { finishedAt == nil && pid > 0 && (Glibc.kill(pid, 0) == 0 || Glibc.kill(shimPid, 0) == 0) }
 }
 
+/// Which file a path names and its last change: inode, modification time and size.
+struct FileIdentity: Equatable {
+    var inode: UInt64, seconds: Int, nanoseconds: Int, size: Int64
+
+    init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        inode = UInt64(st.st_ino)
+        seconds = st.st_mtim.tv_sec
+        nanoseconds = st.st_mtim.tv_nsec
+        size = Int64(st.st_size)
+    }
+}
+
 func newID() -> String {
     String(format: "%016llx%016llx", UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max))
 }
