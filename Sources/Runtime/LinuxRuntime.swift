@@ -486,8 +486,9 @@ package actor LinuxRuntime: ContainerRuntime {
     package func listContainers(sandboxID: String? = nil) async throws -> [ContainerStatus] {
         var out: [ContainerStatus] = []
         for id in ids("containers") {
-            if let sandboxID, let r = containerRecords[id], r.sandboxID != sandboxID { continue }
-            if let s = try? await containerStatus(id), sandboxID == nil || s.sandboxID == sandboxID { out.append(s) }
+            // by the (cached) record first: other sandboxes' state files are not read
+            if let sandboxID, (try? loadContainer(id))?.sandboxID != sandboxID { continue }
+            if let s = try? await containerStatus(id) { out.append(s) }
         }
         return out
     }
