@@ -66,6 +66,11 @@ final class CNINode: @unchecked Sendable {
         String(r.ips?.first?.address.split(separator: "/").first ?? "")
     }
 
-    /// Links in the node netns (names).
-    func nodeLinks() throws -> String { try lab.run(in: node, [NetnsLab.ip, "-br", "link"]).stdout }
+    /// The node's link names ("veth1234" without its "@if2" peer suffix), sorted. Names only: a
+    /// bridge's operstate moves from UNKNOWN to UP on its own once a port starts forwarding.
+    func nodeLinks() throws -> [String] {
+        try lab.run(in: node, [NetnsLab.ip, "-br", "link"]).stdout.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first.map { String($0.split(separator: "@")[0]) }
+        }.sorted()
+    }
 }

@@ -186,8 +186,8 @@ struct CNIIntegrationTests {
                 #expect(e.error.msg.contains("no IP addresses available"))
             }
             // the kernel finishes removing a deleted veth pair asynchronously; a leak stays
-            var links = ""
-            let gone = eventually(timeout: 3) { links = (try? n.nodeLinks()) ?? ""; return links == before }
+            var links: [String] = []
+            let gone = eventually(timeout: 3) { links = (try? n.nodeLinks()) ?? []; return links == before }
             #expect(gone, "node links after the failed ADD: \(links), before: \(before)")
             #expect(try !lab.run(in: n.ns(b), [NetnsLab.ip, "-br", "link"]).stdout.contains("eth0"))
             #expect(HostLocalStore(dataDir: n.dataDir, network: "podnet").find(id: b.containerID, ifname: "eth0").isEmpty)
