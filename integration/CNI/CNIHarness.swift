@@ -48,10 +48,11 @@ final class CNINode: @unchecked Sendable {
         return try NetworkConfigList(bytes: JSONSerialization.data(withJSONObject: obj))
     }
 
-    /// An invoker whose plugins run inside the node netns.
+    /// An invoker whose plugins start inside the node netns, as an agent running there starts
+    /// them (the invoker's thread enters the netns to spawn; no `ip netns exec` in between).
     func invoker(_ list: NetworkConfigList, reference: Bool = false) -> CNIInvoker {
         CNIInvoker(config: list, binDirs: [reference ? Self.referenceBin : ourBin], cacheDir: dir + "/cache",
-                   exec: PluginExec(prefix: [NetnsLab.ip, "netns", "exec", node], timeout: 30))
+                   exec: PluginExec(timeout: 30, netns: NetnsLab.path(node)))
     }
 
     /// A new pod namespace and its attachment.

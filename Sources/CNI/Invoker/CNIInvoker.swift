@@ -70,7 +70,7 @@ package struct CNIInvoker: NetworkPlugin {
 
     func invoke(_ plugin: [String: Any], command: String, attachment: Attachment?, prev: CNIResult?,
                 portMappings: [HostPortMapping] = [], args: [String: String] = [:], extra: [String: Any] = [:],
-                list: NetworkConfigList? = nil) throws -> Data
+                list: NetworkConfigList? = nil) async throws -> Data
     {
         let list = list ?? config
         let type = plugin["type"] as? String ?? ""
@@ -93,7 +93,7 @@ package struct CNIInvoker: NetworkPlugin {
         }
         if !args.isEmpty { env["CNI_ARGS"] = args.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";") }
         let exe = try PluginExec.find(type, in: binDirs)
-        let out = try exec.run(exe, env: env, stdin: stdin)
+        let out = try await exec.runOffPool(exe, env: env, stdin: stdin)
         guard out.status == 0 else {
             let err = CNIError.parse(out.stdout)
                 ?? CNIError(.ioFailure, "plugin exited with status \(out.status) without a CNI error", details: String(decoding: out.stdout, as: UTF8.self))
@@ -106,7 +106,7 @@ package struct CNIInvoker: NetworkPlugin {
         var prev: CNIResult?
         do {
             for p in config.plugins {
-                let out = try invoke(p, command: "ADD", attachment: a, prev: prev, portMappings: portMappings, args: args)
+                let out = try await invoke(p, command: "ADD", attachment: a, prev: prev, portMappings: portMappings, args: args)
                 prev = try CNIResult.decode(out)
             }
         } catch {
@@ -129,7 +129,7 @@ package struct CNIInvoker: NetworkPlugin {
     func tearDownChain(_ a: Attachment, prev: CNIResult?, list: NetworkConfigList) async throws {
         var first: (any Error)?
         for p in list.plugins.reversed() {
-            do { _ = try invoke(p, command: "DEL", attachment: a, prev: prev, list: list) } catch { first = first ?? error }
+            do { _ = try await invoke(p, command: "DEL", attachment: a, prev: prev, list: list) } catch { first = first ?? error }
         }
         if let first { throw first }
     }
@@ -140,12 +140,12 @@ package struct CNIInvoker: NetworkPlugin {
             throw CNIError(.containerUnknown, "no cached result for \(a.containerID)/\(a.ifName) on network \(config.name)",
                            details: "CHECK needs a prior ADD through this invoker (cache \(cachePath(a)))")
         }
-        for p in config.plugins { _ = try invoke(p, command: "CHECK", attachment: a, prev: result) }
+        for p in config.plugins { _ = try await invoke(p, command: "CHECK", attachment: a, prev: result) }
     }
 
     package func status() async throws {
         guard CNISpec.compare(config.cniVersion, "1.1.0") >= 0 else { return }
-        for p in config.plugins { _ = try invoke(p, command: "STATUS", attachment: nil, prev: nil) }
+        for p in config.plugins { _ = try await invoke(p, command: "STATUS", attachment: nil, prev: nil) }
     }
 
     package func gc(keeping keep: Set<Attachment>) async throws {
@@ -157,7 +157,7 @@ package struct CNIInvoker: NetworkPlugin {
         if CNISpec.compare(config.cniVersion, "1.1.0") >= 0 {
             let valid: [[String: Any]] = keep.map { ["containerID": $0.containerID, "ifname": $0.ifName] }
             for p in config.plugins {
-                do { _ = try invoke(p, command: "GC", attachment: nil, prev: nil, extra: ["cni.dev/valid-attachments": valid]) } catch { first = first ?? error }
+                do { _ = try await invoke(p, command: "GC", attachment: nil, prev: nil, extra: ["cni.dev/valid-attachments": valid]) } catch { first = first ?? error }
             }
         }
         if let first { throw first }
