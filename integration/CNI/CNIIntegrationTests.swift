@@ -67,6 +67,22 @@ struct CNIIntegrationTests {
             #expect(source(CNINode.ip(rb)) == "src=\(CNINode.ip(ra))")
             let rules = try lab.run(in: n.node, ["/usr/sbin/nft", "list", "table", "ip", "swiftlet_cni_masq_podnet"]).stdout
             #expect(rules.contains("ip saddr 10.244.1.0/24 ip daddr != 10.244.1.0/24"))
+
+            // One rule per network, written by the first ADD only: a later ADD finds it and leaves
+            // it alone (same handle), and puts it back when somebody flushed the chain.
+            func masqRules() throws -> [String] {
+                try lab.run(in: n.node, ["/usr/sbin/nft", "-a", "list", "chain", "ip", "swiftlet_cni_masq_podnet", "postrouting"]).check()
+                    .stdout.split(separator: "\n").filter { $0.contains("masquerade") }.map { String($0).trimmingCharacters(in: .whitespaces) }
+            }
+            let before = try masqRules()
+            #expect(before.count == 1)
+            _ = try await inv.setUp(try n.pod("c"))
+            #expect(try masqRules() == before)
+            try lab.run(in: n.node, ["/usr/sbin/nft", "flush", "chain", "ip", "swiftlet_cni_masq_podnet", "postrouting"]).check()
+            #expect(try masqRules().isEmpty)
+            _ = try await inv.setUp(try n.pod("d"))
+            let repaired = try masqRules()
+            #expect(repaired.count == 1 && repaired.first?.contains("ip saddr 10.244.1.0/24 ip daddr != 10.244.1.0/24") == true)
         }
     }
 

@@ -72,12 +72,14 @@ package final class NFTBatch {
         _ = mnl_nlmsg_batch_next(batch)
     }
 
-    /// Appends a rule made of `exprs` to `chain`.
-    package func addRule(table: String, chain: String, _ exprs: [NFTExpr]) {
+    /// Appends a rule made of `exprs` to `chain`, with `tag` as its user data (nft shows it as a
+    /// comment only when it is in nft's own TLV format; `NFTQuery.ruleTags` reads it back).
+    package func addRule(table: String, chain: String, _ exprs: [NFTExpr], tag: [UInt8]? = nil) {
         let r = nftnl_rule_alloc()!
         nftnl_rule_set_str(r, UInt16(n(NFTNL_RULE_TABLE)), table)
         nftnl_rule_set_str(r, UInt16(n(NFTNL_RULE_CHAIN)), chain)
         nftnl_rule_set_u32(r, UInt16(n(NFTNL_RULE_FAMILY)), UInt32(family))
+        if let tag { tag.withUnsafeBytes { _ = nftnl_rule_set_data(r, UInt16(n(NFTNL_RULE_USERDATA)), $0.baseAddress, UInt32($0.count)) } }
         for e in exprs { for x in e.make() { nftnl_rule_add_expr(r, x) } }
         nftnl_rule_nlmsg_build_payload(header(NFTConst.newRule, flags: NLM_F_CREATE | NLM_F_APPEND), r)
         nftnl_rule_free(r)
@@ -124,6 +126,76 @@ package final class NFTBatch {
                     throw CNIError(.kernel, "nftables transaction rejected", details: "\(String(cString: strerror(-code))) (errno \(-code))")
                 }
                 got += 1
+            }
+        }
+    }
+}
+
+/// Read-only nftables requests. A process that commits an nftables transaction waits, when it
+/// closes its socket, for the kernel to free what the commit replaced (an RCU grace period,
+/// ~13 ms here: `nft_rcv_nl_event` flushes the destroy work); asking first and committing only
+/// what is missing keeps that wait off the common path.
+package enum NFTQuery {
+    /// Whether table `name` (family ip) exists.
+    package static func tableExists(_ name: String) throws -> Bool {
+        try request(NFTConst.getTable, dump: false) { nlh in
+            let t = nftnl_table_alloc()!
+            nftnl_table_set_str(t, UInt16(n(NFTNL_TABLE_NAME)), name)
+            nftnl_table_nlmsg_build_payload(nlh, t)
+            nftnl_table_free(t)
+        } != nil
+    }
+
+    /// The user data of each rule of `table`/`chain` in order ([] when either is missing).
+    package static func ruleTags(table: String, chain: String) throws -> [[UInt8]] {
+        try request(NFTConst.getRule, dump: true) { nlh in
+            let r = nftnl_rule_alloc()!
+            nftnl_rule_set_str(r, UInt16(n(NFTNL_RULE_TABLE)), table)
+            nftnl_rule_set_str(r, UInt16(n(NFTNL_RULE_CHAIN)), chain)
+            nftnl_rule_nlmsg_build_payload(nlh, r)
+            nftnl_rule_free(r)
+        }?.filter { $0.type & 0xff == UInt16(NFTConst.newRule) }.map { $0.attrs[NFTConst.ruleUserdata] ?? [] } ?? []
+    }
+
+    /// Sends one GET request and collects the answers; nil when the kernel says ENOENT.
+    private static func request(_ cmd: Int, dump: Bool, _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws -> [NLReply]? {
+        guard let nl = mnl_socket_open(NETLINK_NETFILTER) else {
+            throw CNIError(.ioFailure, "cannot open nftables netlink socket", details: String(cString: strerror(errno)))
+        }
+        defer { mnl_socket_close(nl) }
+        guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            throw CNIError(.ioFailure, "cannot bind nftables socket", details: String(cString: strerror(errno)))
+        }
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        let seq = UInt32(truncatingIfNeeded: time(nil))
+        let len = buf.withUnsafeMutableBytes { b -> Int in
+            // a dump ends with DONE (an empty one when the table is missing), a GET with its ack
+            let flags = dump ? Int32(NLM_F_DUMP) : Int32(NLM_F_ACK)
+            let nlh = nftnl_nlmsg_build_hdr(b.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(cmd), NFTConst.ipv4, UInt16(flags), seq)!
+            build(nlh)
+            return Int(nlh.pointee.nlmsg_len)
+        }
+        guard mnl_socket_sendto(nl, buf, len) >= 0 else {
+            throw CNIError(.kernel, "nftables request failed", details: String(cString: strerror(errno)))
+        }
+        var out: [NLReply] = []
+        while true {
+            let r = buf.withUnsafeMutableBytes { mnl_socket_recvfrom(nl, $0.baseAddress, $0.count) }
+            guard r > 0 else { throw CNIError(.kernel, "nftables request: no answer from the kernel", details: String(cString: strerror(errno))) }
+            for m in NLReply.split(Array(buf[0..<r])) {
+                switch Int32(m.type) {
+                case NLMSG_ERROR:
+                    let code = m.payload.count >= 4 ? Int32(bitPattern: le32(m.payload, 0)) : -EIO
+                    if code == -ENOENT { return nil }
+                    if code != 0 { throw CNIError(.kernel, "nftables request rejected", details: "\(String(cString: strerror(-code))) (errno \(-code))") }
+                    return out
+                case NLMSG_DONE:
+                    return out
+                default:
+                    out.append(NLReply(type: m.type, payload: m.payload, headerSize: 4))
+                }
             }
         }
     }
@@ -222,7 +294,8 @@ package enum NFTExpr: Sendable {
 /// nf_tables constants (linux/netfilter*.h clash with Glibc's netinet/in.h in one module, so they live here).
 package enum NFTConst {
     static let ipv4: UInt16 = 2 // NFPROTO_IPV4
-    static let newTable = 0, delTable = 2, newChain = 3, newRule = 6 // NFT_MSG_*
+    static let newTable = 0, getTable = 1, delTable = 2, newChain = 3, newRule = 6, getRule = 7 // NFT_MSG_*
+    static let ruleUserdata: UInt16 = 7 // NFTA_RULE_USERDATA
     package static let hookPrerouting = 0, hookOutput = 3, hookPostrouting = 4 // NF_INET_*
     static let reg1: UInt32 = 1
     static let payloadNetwork: UInt32 = 1, payloadTransport: UInt32 = 2

@@ -179,13 +179,17 @@ struct BridgePlugin: CNIPluginImpl {
 
 /// The network's masquerade rule: traffic from the pod subnet to anywhere outside it.
 enum Masquerade {
+    /// Replaces the table unless it already holds exactly our one rule for `subnet` (every ADD
+    /// after a network's first finds it so and commits nothing).
     static func ensure(table: String, subnet: IPv4Prefix) throws {
+        let tag = Array("swiftlet-cni masquerade \(subnet)".utf8)
+        if try NFTQuery.ruleTags(table: table, chain: "postrouting") == [tag] { return }
         let b = NFTBatch()
         b.addTable(table)
         b.deleteTable(table)
         b.addTable(table)
         b.addNatChain(table: table, name: "postrouting", hook: NFTConst.hookPostrouting, priority: 100)
-        b.addRule(table: table, chain: "postrouting", rule(subnet))
+        b.addRule(table: table, chain: "postrouting", rule(subnet), tag: tag)
         try b.commit()
     }
 

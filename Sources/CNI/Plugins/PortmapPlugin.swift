@@ -80,6 +80,8 @@ struct PortmapPlugin: CNIPluginImpl {
 
     func del(_ ctx: PluginContext) throws {
         let t = Self.table(ctx)
+        // most pods map no host port: ask before committing (see NFTQuery)
+        guard try NFTQuery.tableExists(t) else { return }
         let b = NFTBatch()
         b.addTable(t)
         b.deleteTable(t)
