@@ -26,12 +26,30 @@ package struct HostLocalStore: Sendable {
         return try body()
     }
 
-    /// Every allocated address.
+    /// Every allocated address with its owner (`containerID\r\nifname`). Plain open/read and
+    /// readdir: a plugin process lives for one call, and Foundation's file and string paths
+    /// cost it more (type metadata, bridging) than the reads themselves.
     package func allocated() -> [IPv4: String] {
         var out: [IPv4: String] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
-            guard let ip = IPv4(name) else { continue }
-            out[ip] = (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? ""
+        var buf = [UInt8](repeating: 0, count: 512)
+        for ip in allocatedIPs() {
+            let fd = open(dir + "/" + ip.description, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue } // released meanwhile
+            let n = read(fd, &buf, buf.count)
+            close(fd)
+            out[ip] = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+        }
+        return out
+    }
+
+    /// Every allocated address (the directory's entries named like one), without reading them.
+    package func allocatedIPs() -> Set<IPv4> {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var out: Set<IPv4> = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let ip = IPv4(name) { out.insert(ip) }
         }
         return out
     }
@@ -40,8 +58,8 @@ package struct HostLocalStore: Sendable {
 
     /// Addresses held by this attachment.
     package func find(id: String, ifname: String) -> [IPv4] {
-        let key = Self.owner(id, ifname)
-        return allocated().filter { $0.value.trimmingCharacters(in: .whitespacesAndNewlines) == key.trimmingCharacters(in: .whitespacesAndNewlines) }.map(\.key).sorted()
+        let key = Self.trimmed(Self.owner(id, ifname))
+        return allocated().filter { Self.trimmed($0.value) == key }.map(\.key).sorted()
     }
 
     /// Claims `ip` for the attachment; false when someone else holds it.
@@ -53,8 +71,10 @@ package struct HostLocalStore: Sendable {
             throw CNIError(.ioFailure, "cannot write allocation \(path)", details: String(cString: strerror(errno)))
         }
         let bytes = Array(Self.owner(id, ifname).utf8)
+        // No fsync, as the reference host-local: what an allocation guards (a veth in a netns)
+        // does not outlive the machine either, and a file a power loss left empty has no owner,
+        // so GC frees it.
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
         close(fd)
         guard n == bytes.count else {
             unlink(path)
@@ -64,8 +84,12 @@ package struct HostLocalStore: Sendable {
     }
 
     package func lastReserved(set: Int) -> IPv4? {
-        guard let s = try? String(contentsOfFile: dir + "/last_reserved_ip.\(set)", encoding: .utf8) else { return nil }
-        return IPv4(s.trimmingCharacters(in: .whitespacesAndNewlines))
+        let fd = open(dir + "/last_reserved_ip.\(set)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = read(fd, &buf, buf.count)
+        return n > 0 ? IPv4(Self.trimmed(String(decoding: buf[0..<n], as: UTF8.self))) : nil
     }
 
     package func setLastReserved(_ ip: IPv4, set: Int) {
@@ -85,10 +109,18 @@ package struct HostLocalStore: Sendable {
     @discardableResult
     package func gc(valid: Set<String>) -> [IPv4] {
         var removed: [IPv4] = []
-        for (ip, owner) in allocated() where !valid.contains(owner.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        for (ip, owner) in allocated() where !valid.contains(Self.trimmed(owner)) {
             unlink(dir + "/" + ip.description)
             removed.append(ip)
         }
         return removed.sorted()
+    }
+
+    /// `s` without leading and trailing ASCII whitespace (a CR inside an owner key stays).
+    static func trimmed(_ s: String) -> String {
+        let space: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
+        let b = Array(s.utf8)
+        guard let first = b.firstIndex(where: { !space($0) }), let last = b.lastIndex(where: { !space($0) }) else { return "" }
+        return first == 0 && last == b.count - 1 ? s : String(decoding: b[first...last], as: UTF8.self)
     }
 }

@@ -92,7 +92,7 @@ package final class RouteSocket {
         let h = r.header
         let index = Int32(bitPattern: h.count >= 8 ? le32(h, 4) : 0)
         let flags = h.count >= 12 ? le32(h, 8) : 0
-        let mac = (r.attrs[UInt16(n(IFLA_ADDRESS))] ?? []).map { String(format: "%02x", $0) }.joined(separator: ":")
+        let mac = (r.attrs[UInt16(n(IFLA_ADDRESS))] ?? []).map { hex($0, digits: 2) }.joined(separator: ":")
         var kind: String?
         if let li = r.attrs[UInt16(n(IFLA_LINKINFO))] {
             let nested = NLReply(type: 0, payload: li, headerSize: 0)

@@ -13,7 +13,7 @@ struct HostLocalPlugin: CNIPluginImpl {
                     ips.append(.init(address: "\(ip)/\(r.subnet.length)", gateway: r.gateway?.description))
                     continue
                 }
-                var used = Set(store.allocated().keys)
+                var used = store.allocatedIPs()
                 var chosen: (IPv4, IPRange)?
                 for _ in 0..<64 {
                     guard let c = IPAllocator.next(in: set, used: used, reserved: cfg.reserved, last: store.lastReserved(set: i)) else { break }
@@ -84,5 +84,12 @@ struct LoopbackPlugin: CNIPluginImpl {
 package func cniHash8(_ s: String) -> String {
     var h: UInt32 = 2_166_136_261
     for b in s.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
-    return String(format: "%08x", h)
+    return hex(h, digits: 8)
+}
+
+/// `v` in lowercase hex, zero-padded to `digits` (String(format:) costs a one-call process
+/// more in Foundation's start-up than the whole formatting).
+package func hex<T: BinaryInteger>(_ v: T, digits: Int) -> String {
+    let s = String(v, radix: 16)
+    return s.count >= digits ? s : String(repeating: "0", count: digits - s.count) + s
 }

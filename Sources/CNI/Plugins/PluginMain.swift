@@ -27,6 +27,18 @@ package struct PluginContext {
         let exe = try PluginExec.find(type, in: path)
         var e = env
         e["CNI_COMMAND"] = command
+        if let impl = PluginMain.impl(type), PluginMain.isThisExecutable(exe) {
+            // CNI_PATH's IPAM plugin is this very binary: the same code runs without a process,
+            // on the same configuration, and fails with the error it would have printed.
+            var ctx = self
+            ctx.command = command
+            ctx.env = e
+            do {
+                return try PluginMain.dispatch(impl, ctx)
+            } catch {
+                throw PluginMain.cniError(error, plugin: type)
+            }
+        }
         let out = try PluginExec().run(exe, env: e, stdin: stdin)
         guard out.status == 0 else {
             throw CNIError.parse(out.stdout) ?? CNIError(.ioFailure, "IPAM plugin \(type) failed", details: String(decoding: out.stdout + out.stderr, as: UTF8.self))
@@ -53,6 +65,12 @@ extension CNIPluginImpl {
 package enum PluginMain {
     package static let plugins = ["bridge", "host-local", "loopback", "portmap"]
 
+    /// Whether `path` (after symlinks) is the executable this process runs.
+    static func isThisExecutable(_ path: String) -> Bool {
+        var a = stat(), b = stat()
+        return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+    }
+
     static func impl(_ name: String) -> (any CNIPluginImpl)? {
         switch name {
         case "bridge": BridgePlugin()
@@ -74,8 +92,8 @@ package enum PluginMain {
                 throw CNIError(.invalidEnvironment, "CNI_COMMAND is not set", details: "set CNI_COMMAND to ADD, DEL, CHECK, STATUS, GC or VERSION")
             }
             var conf: [String: Any] = [:]
-            let trimmed = String(decoding: stdin, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !trimmed.isEmpty || command != "VERSION" {
+            let blank = stdin.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
+            if !blank || command != "VERSION" {
                 guard let obj = try? JSONSerialization.jsonObject(with: stdin), let dict = obj as? [String: Any] else {
                     throw CNIError(.decodeFailure, "cannot decode the network configuration on stdin", details: "stdin must be one JSON object")
                 }
@@ -115,26 +133,35 @@ package enum PluginMain {
                 args: env["CNI_ARGS"] ?? "",
                 path: (env["CNI_PATH"] ?? "").split(separator: ":").map(String.init),
                 conf: conf, stdin: stdin, env: env, cniVersion: version)
-            switch command {
-            case "ADD":
-                let r = try impl.add(ctx).converted(to: version)
-                return (r.jsonData(), 0)
-            case "DEL": try impl.del(ctx)
-            case "CHECK":
-                guard CNISpec.compare(version, "0.4.0") >= 0 else {
-                    throw CNIError(.incompatibleVersion, "CHECK needs cniVersion 0.4.0 or later, got \(version)")
-                }
-                try impl.check(ctx)
-            case "GC": try impl.gc(ctx)
-            default: try impl.status(ctx)
-            }
-            return (Data(), 0)
-        } catch let e as CNIError {
-            return (e.json(cniVersion: version), 1)
-        } catch let e as NetlinkError {
-            return (e.cni.json(cniVersion: version), 1)
+            return (try dispatch(impl, ctx)?.jsonData() ?? Data(), 0)
         } catch {
-            return (CNIError(.ioFailure, "\(plugin) failed", details: "\(error)").json(cniVersion: version), 1)
+            return (cniError(error, plugin: plugin).json(cniVersion: version), 1)
+        }
+    }
+
+    /// Runs `ctx.command` (ADD, DEL, CHECK, GC or STATUS); ADD's result in `ctx.cniVersion`.
+    static func dispatch(_ impl: any CNIPluginImpl, _ ctx: PluginContext) throws -> CNIResult? {
+        switch ctx.command {
+        case "ADD":
+            return try impl.add(ctx).converted(to: ctx.cniVersion)
+        case "DEL": try impl.del(ctx)
+        case "CHECK":
+            guard CNISpec.compare(ctx.cniVersion, "0.4.0") >= 0 else {
+                throw CNIError(.incompatibleVersion, "CHECK needs cniVersion 0.4.0 or later, got \(ctx.cniVersion)")
+            }
+            try impl.check(ctx)
+        case "GC": try impl.gc(ctx)
+        default: try impl.status(ctx)
+        }
+        return nil
+    }
+
+    /// What a plugin reports for `error`.
+    static func cniError(_ error: any Error, plugin: String) -> CNIError {
+        switch error {
+        case let e as CNIError: e
+        case let e as NetlinkError: e.cni
+        default: CNIError(.ioFailure, "\(plugin) failed", details: "\(error)")
         }
     }
 }
