@@ -134,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet-bench",
             dependencies: [
-                "KubeAPI", "MiniControlPlane", "Runtime", "ProxyNFT", "CShim", "TestSupport",
+                "KubeAPI", "MiniControlPlane", "Runtime", "ProxyNFT", "CNI", "CShim", "TestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
