@@ -120,16 +120,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Static Swift runtime and Foundation: a CNI plugin is exec'd for every ADD/DEL (and the
-        // bridge execs host-local), so process start-up is most of its latency; loading the
-        // shared Foundation and ICU libraries alone cost ~25 ms per exec. Not position
-        // independent: the loader then has no relocations to apply to its 38 MB of data
-        // (a VERSION call: 2.7 instead of 3.7 ms of CPU, 395 instead of 583 page faults).
+        // Static Swift runtime and FoundationEssentials only (no Foundation, CoreFoundation or
+        // ICU: CNIJSON replaces JSONSerialization): a CNI plugin is exec'd for every ADD/DEL, so
+        // process start-up is much of its latency; loading the shared Foundation and ICU
+        // libraries alone cost ~25 ms per exec, and linking them statically still ~1 ms. Not
+        // position independent: the loader then has no relocations to apply to its data.
         .executableTarget(name: "swiftlet-cni", dependencies: ["CNI"], swiftSettings: swiftSettings,
-                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xclang-linker", "-no-pie", "-Xlinker", "--start-group", "-Xlinker", "-lFoundation",
-                                                          "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
-                                                          "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims",
-                                                          "-Xlinker", "-l_FoundationICU", "-Xlinker", "-lCoreFoundation", "-Xlinker", "-lswiftSynchronization",
+                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xclang-linker", "-no-pie", "-Xlinker", "--start-group",
+                                                          "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCollections",
+                                                          "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization",
                                                           "-Xlinker", "--end-group"])]),
         .executableTarget(
             name: "swiftlet-bench",

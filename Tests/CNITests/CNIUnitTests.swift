@@ -128,7 +128,14 @@ private func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.
         return st == 0 ? nil : CNIError.parse(out)?.code
     }
 
-    @Test func malformedJSON() { #expect(code("bridge", env, "{not json") == 6) }
+    @Test func malformedJSON() {
+        #expect(code("bridge", env, "{not json") == 6)
+        // the error says where the configuration stops being JSON
+        let (out, _) = PluginMain.run(plugin: "bridge", env: env, stdin: Data(#"{"cniVersion":"1.0.0",}"#.utf8))
+        let e = CNIError.parse(out)
+        #expect(e?.code == 6 && e?.details == "invalid JSON at byte 22: expected a string key")
+        #expect(code("bridge", env, "[1]") == 6)
+    }
     @Test func wrongVersion() { #expect(code("bridge", env, good.replacingOccurrences(of: "1.0.0", with: "9.9.9")) == 1) }
     @Test func missingNetns() {
         var e = env

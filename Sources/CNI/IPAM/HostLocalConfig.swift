@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One allocation range of host-local (`ranges: [[{subnet, rangeStart, rangeEnd, gateway}]]`).
 package struct IPRange: Equatable, Sendable {

@@ -1,5 +1,6 @@
 import CShim
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Allocations on disk, laid out like the reference host-local:
 /// `<dataDir>/<network>/<ip>` holds `<containerID>\r\n<ifname>`, `last_reserved_ip.<set>`, and `lock`.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A plugin's failure as the invoker reports it: which plugin, which command, and its `{code, msg, details}`.
 package struct PluginError: Error, CustomStringConvertible, Sendable {
@@ -84,7 +85,7 @@ package struct CNIInvoker: NetworkPlugin {
             }]
         }
         for (k, v) in extra { conf[k] = v }
-        let stdin = try JSONSerialization.data(withJSONObject: conf, options: [.sortedKeys])
+        let stdin = try CNIJSON.data(conf)
         var env = ["CNI_COMMAND": command, "CNI_PATH": binDirs.joined(separator: ":")]
         if let a = attachment {
             env["CNI_CONTAINERID"] = a.containerID

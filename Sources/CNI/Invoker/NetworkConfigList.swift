@@ -1,4 +1,5 @@
-package import Foundation
+package import FoundationEssentials
+import Glibc
 
 /// A network configuration list (`*.conflist`): name, cniVersion, the plugin chain.
 package struct NetworkConfigList: Sendable {
@@ -9,7 +10,7 @@ package struct NetworkConfigList: Sendable {
     package var bytes: Data
 
     package init(bytes: Data) throws {
-        guard let obj = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else {
+        guard let obj = CNIJSON.object(bytes) else {
             throw CNIError(.decodeFailure, "network configuration list is not a JSON object")
         }
         guard let name = obj["name"] as? String, !name.isEmpty else {
@@ -35,7 +36,7 @@ package struct NetworkConfigList: Sendable {
     }
 
     package var plugins: [[String: Any]] {
-        ((try? JSONSerialization.jsonObject(with: bytes) as? [String: Any])?["plugins"] as? [[String: Any]]) ?? []
+        (CNIJSON.object(bytes)?["plugins"] as? [[String: Any]]) ?? []
     }
 
     /// The first `*.conflist` of `dir` in lexical order.
@@ -64,12 +65,12 @@ package struct NetworkConfigList: Sendable {
         if let mtu { br["mtu"] = mtu }
         let list: [String: Any] = ["cniVersion": cniVersion, "name": name,
                                    "plugins": [br, ["type": "portmap", "capabilities": ["portMappings": true]]]]
-        return try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys, .prettyPrinted])
+        return try CNIJSON.data(list, pretty: true)
     }
 
     /// Writes `data` to `path` crash-safely (temp, fsync, rename).
     package static func write(_ data: Data, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One pod's attachment to the network: what CNI calls (containerID, ifname) + its netns path.
 package struct Attachment: Hashable, Sendable {

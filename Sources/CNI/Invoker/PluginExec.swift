@@ -1,4 +1,5 @@
-package import Foundation
+package import FoundationEssentials
+import Glibc
 import CShim
 import Glibc
 
@@ -31,9 +32,22 @@ package struct PluginExec: Sendable {
     /// otherwise stop serving everything else while two plugins run).
     package func runOffPool(_ path: String, env: [String: String], stdin: Data) async throws -> Output {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Output, any Error>) in
-            let t = Thread { c.resume(with: Result { try self.run(path, env: env, stdin: stdin) }) }
-            t.stackSize = 1 << 20
-            t.start()
+            let job = Unmanaged.passRetained(OffPoolJob { c.resume(with: Result { try self.run(path, env: env, stdin: stdin) }) })
+            var attr = pthread_attr_t()
+            pthread_attr_init(&attr)
+            pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+            pthread_attr_setstacksize(&attr, 1 << 20)
+            var tid = pthread_t()
+            let rc = pthread_create(&tid, &attr, { arg in
+                let job = Unmanaged<OffPoolJob>.fromOpaque(arg!).takeRetainedValue()
+                job.body()
+                return nil
+            }, job.toOpaque())
+            pthread_attr_destroy(&attr)
+            if rc != 0 {
+                job.release()
+                c.resume(throwing: CNIError(.ioFailure, "cannot run plugin \(path)", details: "pthread_create: \(String(cString: strerror(rc)))"))
+            }
         }
     }
 
@@ -90,6 +104,12 @@ package struct PluginExec: Sendable {
         throw CNIError(.invalidConfig, "failed to find plugin \"\(type)\" in CNI_PATH \(dirs.joined(separator: ":"))",
                        details: "install the plugin there or fix the \"type\" in the network configuration")
     }
+}
+
+/// What a plugin thread runs (a class, to cross pthread_create as one pointer).
+private final class OffPoolJob: @unchecked Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
 /// A running plugin's pipes and exit, driven by poll(2) on the calling thread.

@@ -1,7 +1,8 @@
 import CMnl
 import CNftnl
 import CShim
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One nftables transaction built with libnftnl and sent over libmnl: all or nothing.
 package final class NFTBatch {

@@ -1,6 +1,7 @@
 import CMnl
 import CShim
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Builds rtnetlink requests with libmnl into byte arrays (so tests compare them as bytes).
 package enum RTNL {

@@ -1,6 +1,7 @@
 import CMnl
 import CShim
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A link as rtnetlink reports it.
 package struct LinkInfo: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import CShim
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The `bridge` plugin's configuration.
 package struct BridgeConfig: Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `host-local` IPAM: addresses from configured ranges, allocations on disk under a lock.
 struct HostLocalPlugin: CNIPluginImpl {

@@ -1,4 +1,5 @@
-package import Foundation
+package import FoundationEssentials
+import Glibc
 
 /// What a plugin gets from the runtime: the command, env and network configuration.
 package struct PluginContext {
@@ -14,7 +15,7 @@ package struct PluginContext {
     package var cniVersion: String
 
     package var prevResult: CNIResult? {
-        guard let p = conf["prevResult"], let d = try? JSONSerialization.data(withJSONObject: p) else { return nil }
+        guard let p = conf["prevResult"], let d = try? CNIJSON.data(p) else { return nil }
         return try? CNIResult.decode(d)
     }
 
@@ -94,7 +95,11 @@ package enum PluginMain {
             var conf: [String: Any] = [:]
             let blank = stdin.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
             if !blank || command != "VERSION" {
-                guard let obj = try? JSONSerialization.jsonObject(with: stdin), let dict = obj as? [String: Any] else {
+                let parsed: Any
+                do { parsed = try CNIJSON.parse(stdin) } catch {
+                    throw CNIError(.decodeFailure, "cannot decode the network configuration on stdin", details: "\(error)")
+                }
+                guard let dict = parsed as? [String: Any] else {
                     throw CNIError(.decodeFailure, "cannot decode the network configuration on stdin", details: "stdin must be one JSON object")
                 }
                 conf = dict
@@ -110,7 +115,7 @@ package enum PluginMain {
             }
             if command == "VERSION" {
                 let obj: [String: Any] = ["cniVersion": version, "supportedVersions": CNISpec.supportedVersions]
-                return (try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), 0)
+                return (try CNIJSON.data(obj), 0)
             }
             func need(_ k: String) throws -> String {
                 guard let v = env[k], !v.isEmpty else {

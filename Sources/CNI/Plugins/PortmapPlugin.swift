@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One `runtimeConfig.portMappings` entry.
 package struct PortMapping: Sendable, Equatable {

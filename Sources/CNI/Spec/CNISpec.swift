@@ -1,4 +1,5 @@
-package import Foundation
+package import FoundationEssentials
+import Glibc
 
 /// CNI: the plugin invoker (spec 1.1.0) and the bridge / host-local / loopback / portmap plugins.
 package enum CNISpec {
@@ -61,12 +62,12 @@ package struct CNIError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The JSON a plugin prints on stdout when it fails.
     package func json(cniVersion: String) -> Data {
         let obj: [String: Any] = ["cniVersion": cniVersion, "code": code, "msg": msg, "details": details]
-        return (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data()
+        return (try? CNIJSON.data(obj)) ?? Data()
     }
 
     /// Parses a plugin's error output; nil when it is not a CNI error object.
     package static func parse(_ data: Data) -> CNIError? {
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let obj = CNIJSON.object(data),
               let code = obj["code"] as? Int else { return nil }
         return CNIError(code: code, msg: obj["msg"] as? String ?? "", details: obj["details"] as? String ?? "")
     }
@@ -143,5 +144,5 @@ package struct CNIResult: Codable, Equatable, Sendable {
     }
 
     /// The result as a JSON object, for embedding as `prevResult`.
-    package func jsonObject() -> Any { (try? JSONSerialization.jsonObject(with: jsonData())) ?? [:] }
+    package func jsonObject() -> Any { (try? CNIJSON.parse(jsonData())) ?? [String: Any]() }
 }
