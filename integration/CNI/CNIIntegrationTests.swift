@@ -210,6 +210,28 @@ struct CNIIntegrationTests {
         }
     }
 
+    /// CNI 1.1 STATUS through the chain: ready while addresses are left, code 50 from host-local
+    /// (via the bridge) once the subnet is full, ready again after a DEL; before 1.1 nobody is asked.
+    @Test func statusReportsAFullSubnet() async throws {
+        try await NetnsLab.with { lab in
+            let n = try CNINode(lab)
+            let inv = n.invoker(try n.conflist(subnet: "10.244.9.0/30", version: "1.1.0"))
+            try await inv.status()
+            let a = try n.pod("a") // a /30 with its gateway has one address left
+            _ = try await inv.setUp(a)
+            do {
+                try await inv.status()
+                Issue.record("STATUS passed on a full subnet")
+            } catch let e as PluginError {
+                #expect(e.plugin == "bridge" && e.command == "STATUS")
+                #expect(e.error.code == 50 && e.error.msg.contains("no IP addresses available in range set 10.244.9.0/30"))
+            }
+            try await n.invoker(try n.conflist(subnet: "10.244.9.0/30", version: "1.0.0")).status()
+            try await inv.tearDown(a)
+            try await inv.status()
+        }
+    }
+
     @Test func unknownPluginAndBadVersionFromTheInvoker() async throws {
         try await NetnsLab.with { lab in
             let n = try CNINode(lab)

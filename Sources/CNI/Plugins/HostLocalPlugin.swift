@@ -51,6 +51,21 @@ struct HostLocalPlugin: CNIPluginImpl {
         }
     }
 
+    /// Ready when every range set has an address left for the next ADD (spec 1.1: code 50 when
+    /// the plugin cannot service ADD requests).
+    func status(_ ctx: PluginContext) throws {
+        let cfg = try HostLocalConfig(conf: ctx.conf)
+        let store = HostLocalStore(dataDir: cfg.dataDir, network: cfg.networkName)
+        let used = store.allocatedIPs()
+        for (i, set) in cfg.rangeSets.enumerated()
+            where IPAllocator.next(in: set, used: used, reserved: cfg.reserved, last: store.lastReserved(set: i)) == nil
+        {
+            let desc = set.map { "\($0.subnet) (\($0.start)-\($0.end))" }.joined(separator: ", ")
+            throw CNIError(.notAvailable, "no IP addresses available in range set \(desc)",
+                           details: "every address of network \(cfg.networkName) is allocated under \(store.dir); delete unused pods or enlarge the range")
+        }
+    }
+
     func gc(_ ctx: PluginContext) throws {
         let cfg = try HostLocalConfig(conf: ctx.conf)
         let store = HostLocalStore(dataDir: cfg.dataDir, network: cfg.networkName)

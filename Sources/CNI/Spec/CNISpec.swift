@@ -49,6 +49,8 @@ package struct CNIError: Error, Equatable, Sendable, CustomStringConvertible {
         case decodeFailure = 6
         case invalidConfig = 7
         case tryAgainLater = 11
+        /// STATUS: the plugin cannot service ADD requests now (spec 1.1).
+        case notAvailable = 50
         /// Plugin-specific: CHECK found the attachment differs from its result.
         case checkFailed = 100
         /// Plugin-specific: a kernel (netlink / nftables) call failed.
