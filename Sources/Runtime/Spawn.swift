@@ -49,12 +49,25 @@ package struct ChildProcess: Sendable {
         return signaled == 0 ? (status >> 8) & 0xff : 128 + signaled
     }
 
-    /// Waits on a dispatch thread, not a cooperative one.
+    /// Waits on a thread of its own, not a cooperative one.
     package func wait() async -> Int32 {
-        await withCheckedContinuation { cont in
-            DispatchQueue.global().async { cont.resume(returning: waitBlocking()) }
-        }
+        await onOwnThread { waitBlocking() }
     }
+}
+
+/// Runs blocking `body` on a thread of its own and returns its result. Not
+/// `DispatchQueue.global()`: on Linux its pool has one thread per core and does not grow
+/// while they block, so on two cores two blocked calls (a child's waitpid, a pipe read, a probe
+/// waiting for its timeout) held up every other one, and dispatch timers with them.
+package func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { cont in detachThread { cont.resume(returning: body()) } }
+}
+
+/// Starts `body` on a new detached thread.
+package func detachThread(_ body: @escaping @Sendable () -> Void) {
+    let t = Thread(block: body)
+    t.stackSize = 1 << 20
+    t.start()
 }
 
 /// Writing to a child's pipe after it has exited (stdin typed into an exec that ended, a
@@ -108,21 +121,19 @@ enum Spawn {
         } : nil
         if let timer { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer) }
         nonisolated(unsafe) let cancelTimer = timer  // DispatchWorkItem.cancel is thread-safe
-        return await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
-                let group = DispatchGroup()
-                let errBox = DataBox()
-                group.enter()
-                DispatchQueue.global().async {
-                    errBox.data = FileHandle(fileDescriptor: err.read, closeOnDealloc: true).readDataToEndOfFile()
-                    group.leave()
-                }
-                let o = FileHandle(fileDescriptor: out.read, closeOnDealloc: true).readDataToEndOfFile()
-                group.wait()
-                let status = child.waitBlocking()
-                cancelTimer?.cancel()
-                cont.resume(returning: Output(status: status, stdout: o, stderr: errBox.data, timedOut: fired.isSet))
+        return await onOwnThread {
+            let group = DispatchGroup()
+            let errBox = DataBox()
+            group.enter()
+            detachThread {
+                errBox.data = FileHandle(fileDescriptor: err.read, closeOnDealloc: true).readDataToEndOfFile()
+                group.leave()
             }
+            let o = FileHandle(fileDescriptor: out.read, closeOnDealloc: true).readDataToEndOfFile()
+            group.wait()
+            let status = child.waitBlocking()
+            cancelTimer?.cancel()
+            return Output(status: status, stdout: o, stderr: errBox.data, timedOut: fired.isSet)
         }
     }
 }

@@ -1,5 +1,6 @@
 package import Foundation
 import Glibc
+import Runtime
 
 /// TCP connect and HTTP GET with a deadline, on plain sockets (run off the cooperative pool):
 /// what HTTP and TCP probes and HTTP lifecycle hooks need, with Go's error wording.
@@ -9,9 +10,10 @@ package enum NetProbe {
         case failure(String)
     }
 
-    /// Runs a blocking probe on a dispatch queue so it never blocks a Swift concurrency thread.
+    /// Runs a blocking probe on a thread of its own (see `onOwnThread`), never on a Swift
+    /// concurrency thread.
     static func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { cont in DispatchQueue.global().async { cont.resume(returning: body()) } }
+        await onOwnThread(body)
     }
 
     /// Connects to host:port within `timeout`; returns the socket or Go's dial error text.

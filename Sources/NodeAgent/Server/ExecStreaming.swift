@@ -168,11 +168,11 @@ extension KubeletServer {
     }
 }
 
-/// Writes to a pipe on a dispatch thread: a process that does not read its stdin must not
-/// block a thread of the cooperative pool.
+/// Writes to a pipe on a thread of its own (see `onOwnThread`): a process that does not read
+/// its stdin must not block a thread of the cooperative pool, nor one of dispatch's.
 func writeOffPool(_ handle: FileHandle, _ bytes: [UInt8]) async throws {
     try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-        DispatchQueue.global().async {
+        detachThread {
             do {
                 try handle.write(contentsOf: bytes)
                 cont.resume()
