@@ -123,6 +123,22 @@ public final class OutputFile: @unchecked Sendable {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
 
+    /// The bytes written since `offset` (a watcher polling a growing output reads only what is new).
+    public func bytes(from offset: Int) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var at = off_t(offset)
+        while true {
+            let n = pread(fd, &buf, buf.count, at)
+            guard n > 0 else { return out }
+            out.append(contentsOf: buf[0..<n])
+            at += off_t(n)
+        }
+    }
+
     deinit {
         try? handle.close()
         unlink(path)
