@@ -105,15 +105,8 @@ package final class NFTBatch {
     /// Sends the transaction in our network namespace and waits for every ack.
     package func commit() throws {
         finish()
-        guard let nl = mnl_socket_open(NETLINK_NETFILTER) else {
-            throw CNIError(.ioFailure, "cannot open nftables netlink socket", details: String(cString: strerror(errno)))
-        }
+        let nl = try openNFTSocket()
         defer { mnl_socket_close(nl) }
-        guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            throw CNIError(.ioFailure, "cannot bind nftables socket", details: String(cString: strerror(errno)))
-        }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let sent = mnl_socket_sendto(nl, mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch))
         guard sent >= 0 else { throw CNIError(.kernel, "nftables transaction send failed", details: String(cString: strerror(errno))) }
         var got = 0
@@ -130,6 +123,21 @@ package final class NFTBatch {
             }
         }
     }
+}
+
+/// A bound NETLINK_NETFILTER socket in our network namespace whose reads time out after 5 s.
+private func openNFTSocket() throws -> OpaquePointer {
+    guard let nl = mnl_socket_open(NETLINK_NETFILTER) else {
+        throw CNIError(.ioFailure, "cannot open nftables netlink socket", details: String(cString: strerror(errno)))
+    }
+    guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+        let e = errno
+        mnl_socket_close(nl)
+        throw CNIError(.ioFailure, "cannot bind nftables socket", details: String(cString: strerror(e)))
+    }
+    var tv = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    return nl
 }
 
 /// Read-only nftables requests. A process that commits an nftables transaction waits, when it
@@ -160,15 +168,8 @@ package enum NFTQuery {
 
     /// Sends one GET request and collects the answers; nil when the kernel says ENOENT.
     private static func request(_ cmd: Int, dump: Bool, _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws -> [NLReply]? {
-        guard let nl = mnl_socket_open(NETLINK_NETFILTER) else {
-            throw CNIError(.ioFailure, "cannot open nftables netlink socket", details: String(cString: strerror(errno)))
-        }
+        let nl = try openNFTSocket()
         defer { mnl_socket_close(nl) }
-        guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            throw CNIError(.ioFailure, "cannot bind nftables socket", details: String(cString: strerror(errno)))
-        }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         let seq = UInt32(truncatingIfNeeded: time(nil))
         let len = buf.withUnsafeMutableBytes { b -> Int in
