@@ -138,9 +138,10 @@ struct TerminalTests {
             #expect(out.contains("/dev/pts/") && out.contains("24 80\r\n") && out.contains("No such file"), "\(out)")
             #expect(await readToEnd(session.stderr).isEmpty)
             // the client's first size reaches the terminal before the process runs, even when
-            // it comes a moment after the session starts (kubectl's resize stream)
+            // it comes after the session has started (kubectl's resize stream). Sent straight
+            // away: the shim waits 2 s for it, and a sleep on a cooperative pool that the
+            // parallel suites saturate overslept that in CI.
             let late = try await h.runtime.exec(id, cmd: ["sh", "-c", "stty size"], tty: true, sizeFollows: true)
-            try await Task.sleep(nanoseconds: 100_000_000)
             late.resize(width: 90, height: 20)
             let lateOut = Task { await readToEnd(late.stdout) }, lateErr = Task { await readToEnd(late.stderr) }
             let lateCode = await late.wait()
