@@ -119,9 +119,8 @@ package struct HostLocalStore: Sendable {
 
     /// `s` without leading and trailing ASCII whitespace (a CR inside an owner key stays).
     static func trimmed(_ s: String) -> String {
-        let space: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
         let b = Array(s.utf8)
-        guard let first = b.firstIndex(where: { !space($0) }), let last = b.lastIndex(where: { !space($0) }) else { return "" }
+        guard let first = b.firstIndex(where: { !CNIJSON.isSpace($0) }), let last = b.lastIndex(where: { !CNIJSON.isSpace($0) }) else { return "" }
         return first == 0 && last == b.count - 1 ? s : String(decoding: b[first...last], as: UTF8.self)
     }
 }

@@ -1,5 +1,4 @@
 package import FoundationEssentials
-import Glibc
 import CShim
 import Glibc
 

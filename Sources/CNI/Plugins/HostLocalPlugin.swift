@@ -23,9 +23,7 @@ struct HostLocalPlugin: CNIPluginImpl {
                 }
                 guard let (ip, r) = chosen else {
                     store.release(id: ctx.containerID, ifname: ctx.ifname)
-                    let desc = set.map { "\($0.subnet) (\($0.start)-\($0.end))" }.joined(separator: ", ")
-                    throw CNIError(.tryAgainLater, "no IP addresses available in range set \(desc)",
-                                   details: "every address of network \(cfg.networkName) is allocated under \(store.dir); delete unused pods or enlarge the range")
+                    throw Self.exhausted(set, cfg: cfg, store: store, code: .tryAgainLater)
                 }
                 store.setLastReserved(ip, set: i)
                 ips.append(.init(address: "\(ip)/\(r.subnet.length)", gateway: r.gateway?.description))
@@ -60,10 +58,15 @@ struct HostLocalPlugin: CNIPluginImpl {
         for (i, set) in cfg.rangeSets.enumerated()
             where IPAllocator.next(in: set, used: used, reserved: cfg.reserved, last: store.lastReserved(set: i)) == nil
         {
-            let desc = set.map { "\($0.subnet) (\($0.start)-\($0.end))" }.joined(separator: ", ")
-            throw CNIError(.notAvailable, "no IP addresses available in range set \(desc)",
-                           details: "every address of network \(cfg.networkName) is allocated under \(store.dir); delete unused pods or enlarge the range")
+            throw Self.exhausted(set, cfg: cfg, store: store, code: .notAvailable)
         }
+    }
+
+    /// The error for a range set without a free address (ADD: try again later; STATUS: not available).
+    static func exhausted(_ set: [IPRange], cfg: HostLocalConfig, store: HostLocalStore, code: CNIError.Code) -> CNIError {
+        let desc = set.map { "\($0.subnet) (\($0.start)-\($0.end))" }.joined(separator: ", ")
+        return CNIError(code, "no IP addresses available in range set \(desc)",
+                        details: "every address of network \(cfg.networkName) is allocated under \(store.dir); delete unused pods or enlarge the range")
     }
 
     func gc(_ ctx: PluginContext) throws {

@@ -93,7 +93,7 @@ package enum PluginMain {
                 throw CNIError(.invalidEnvironment, "CNI_COMMAND is not set", details: "set CNI_COMMAND to ADD, DEL, CHECK, STATUS, GC or VERSION")
             }
             var conf: [String: Any] = [:]
-            let blank = stdin.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
+            let blank = stdin.allSatisfy(CNIJSON.isSpace)
             if !blank || command != "VERSION" {
                 let parsed: Any
                 do { parsed = try CNIJSON.parse(stdin) } catch {

@@ -29,6 +29,9 @@ package enum CNIJSON {
         }
     }
 
+    /// JSON's whitespace: space, tab, line feed, carriage return.
+    package static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0a || b == 0x0d }
+
     /// `parse` for a top-level object, nil when `data` is not one.
     package static func object(_ data: Data) -> [String: Any]? { (try? parse(data)) as? [String: Any] }
 
@@ -49,7 +52,7 @@ package enum CNIJSON {
         func fail(_ reason: String) -> CNIJSON.Error { CNIJSON.Error(offset: pos, reason: reason) }
 
         mutating func skipSpace() {
-            while pos < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[pos]) { pos += 1 }
+            while pos < bytes.count, CNIJSON.isSpace(bytes[pos]) { pos += 1 }
         }
 
         mutating func value(depth: Int) throws -> Any {
