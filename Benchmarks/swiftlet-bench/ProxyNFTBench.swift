@@ -39,11 +39,19 @@ struct ProxyNFTBench: AsyncParsableCommand {
         say("proxy benchmark: \(services) services × \(endpoints) endpoints, netns \(ns.name), "
             + "\(ProcessInfo.processInfo.activeProcessorCount) cores, kernel \(Self.kernel()), \(Self.nftVersion(ns))")
 
+        // The reference table lives in a namespace of its own: the kernel validates a commit
+        // per namespace, so neither table makes the other's commits dearer.
+        let refNs = skipReference ? nil : try BenchNetns(name: "swiftlet-bench-proxyref-\(getpid())")
+        defer { refNs?.cleanup() }
         let result = try await ProxyBench.run(
             services: services, endpointsPerService: endpoints, fullRuns: fullRuns, partialRuns: partialRuns,
-            backend: try ns.backend(), netns: skipReference ? nil : ns.name)
-        say("table: \(result.chains) chains, \(result.rules) rules, \(result.fullSyncOperations) operations in a full sync; "
+            backend: try ns.backend(), referenceNetns: refNs?.name)
+        say("our table: \(result.chains) chains, \(result.rules) rules, \(result.fullSyncOperations) operations in a full sync; "
             + "model → ruleset build alone \(Self.ms(result.build)) ms")
+        if refNs != nil {
+            say("reference: the same services laid out as kube-proxy's nftables mode does (chains per service and "
+                + "endpoint), \(result.referenceChains) chains, \(result.referenceRules) rules, loaded with nft -f in \(refNs!.name)")
+        }
         say("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "runs".leftPad(5) + "median ms".leftPad(11)
             + "min ms".leftPad(10) + "max ms".leftPad(10))
         for (name, d) in [
@@ -51,14 +59,14 @@ struct ProxyNFTBench: AsyncParsableCommand {
             ("swiftlet full resync (libnftnl batch)", result.fullSync),
             ("  of which: our encoding", result.fullSyncEncode),
             ("  of which: kernel, sendto (thread CPU)", result.fullSyncKernelCPU),
-            ("nft -f, same ruleset", result.nftFullLoad),
+            ("nft -f, kube-proxy-style table", result.nftFullLoad),
             ("swiftlet one-service add (partial sync)", result.serviceAdd),
             ("  of which: kernel, sendto (thread CPU)", result.serviceAddKernelCPU),
-            ("nft -f, same transaction", result.nftServiceAdd),
+            ("nft -f, kube-proxy-style add", result.nftServiceAdd),
             ("swiftlet one-service remove", result.serviceRemove),
-            ("nft -f, same transaction", result.nftServiceRemove),
+            ("nft -f, kube-proxy-style remove", result.nftServiceRemove),
             ("swiftlet one-endpoint change", result.endpointChange),
-            ("nft -f, same transaction", result.nftEndpointChange),
+            ("nft -f, kube-proxy-style change", result.nftEndpointChange),
         ] {
             let s = d.sorted()
             say(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(s.count).leftPad(5)
@@ -129,7 +137,7 @@ struct ProxyNFTBench: AsyncParsableCommand {
         let spread = try Self.endpointSpread(ns)
         say("endpoint choice (conntrack, all ClusterIP connections of the last phase): "
             + spread.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))
-        say("target: ClusterIP latency at \(services) services ≈ at 10 (O(1) dispatch: one map lookup, per-service chains)")
+        say("target: ClusterIP latency at \(services) services ≈ at 10 (O(1) dispatch: a lookup in service-ips, one in service-endpoints)")
     }
 
     struct LoadResult {
@@ -237,20 +245,28 @@ final class BenchNetns: @unchecked Sendable {
     private let lock = NSLock()
     private var processes: [BackgroundProcess] = []
     private var removed = false
-    private var signalSources: [any DispatchSourceSignal] = []
+
+    /// Every namespace not yet cleaned up, for the signal handlers (a run may hold several).
+    private static let live = NSLock()
+    nonisolated(unsafe) private static var instances: [ObjectIdentifier: BenchNetns] = [:]
+    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
 
     init(name: String) throws {
         self.name = name
         try Command.run("/usr/sbin/ip", ["netns", "add", name], timeout: 10).check()
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [self] in
-                cleanup()
-                exit(128 + sig)
+        Self.live.withLock {
+            Self.instances[ObjectIdentifier(self)] = self
+            guard Self.signalSources.isEmpty else { return }
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    for ns in Self.live.withLock({ Array(Self.instances.values) }) { ns.cleanup() }
+                    exit(128 + sig)
+                }
+                source.resume()
+                Self.signalSources.append(source)
             }
-            source.resume()
-            signalSources.append(source)
         }
     }
 
@@ -282,6 +298,7 @@ final class BenchNetns: @unchecked Sendable {
         }
         for p in procs { p.stop(SIGTERM, timeout: 5) }
         if first { _ = try? Command.run("/usr/sbin/ip", ["netns", "delete", name], timeout: 10) }
+        _ = Self.live.withLock { Self.instances.removeValue(forKey: ObjectIdentifier(self)) }
     }
 }
 

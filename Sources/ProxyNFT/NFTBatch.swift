@@ -18,11 +18,11 @@ enum K {
     static let msgNewSetElem: UInt16 = 12, msgDelSetElem: UInt16 = 14
 
     static let regVerdict: UInt32 = 0, reg1: UInt32 = 1, reg2: UInt32 = 2
-    static let reg32_01: UInt32 = 9, reg32_02: UInt32 = 10
+    static let reg32_01: UInt32 = 9, reg32_02: UInt32 = 10, reg32_03: UInt32 = 11
     static let payloadNetwork: UInt32 = 1, payloadTransport: UInt32 = 2
     static let metaMark: UInt32 = 3, metaL4proto: UInt32 = 16
     static let cmpEq: UInt32 = 0, cmpNeq: UInt32 = 1
-    static let ctState: UInt32 = 0, ctStateNewBit: UInt32 = 8
+    static let ctState: UInt32 = 0, ctStateNewBit: UInt32 = 8, ctStatus: UInt32 = 2, ctStatusDNATBit: UInt32 = 0x20
     static let ngRandom: UInt32 = 1
     static let dynsetOpUpdate: UInt32 = 1
     static let natDnat: UInt32 = 1
@@ -33,7 +33,7 @@ enum K {
     static let setMap: UInt32 = 0x8
     static let setTimeout: UInt32 = 0x10, setEval: UInt32 = 0x20
     static let dataVerdict: UInt32 = 0xffff_ff00
-    static let typeIPAddr: UInt32 = 7, typeInetProto: UInt32 = 12, typeInetService: UInt32 = 13
+    static let typeIPAddr: UInt32 = 7, typeInetProto: UInt32 = 12, typeInetService: UInt32 = 13, typeMark: UInt32 = 19
 
     static let nfDrop: UInt32 = 0, nfAccept: UInt32 = 1
     static let nftJump = UInt32(bitPattern: -3), nftGoto = UInt32(bitPattern: -4), nftReturn = UInt32(bitPattern: -5)
@@ -168,22 +168,19 @@ final class NFTEncoder {
         encode(.deleteTable)
         encode(.addTable)
         let fragments = rs.orderedFragments
+        let chains = fragments.flatMap(\.chains) + rs.sharedChains
         for f in fragments { for s in f.sets { encode(.addSet(s)) } }
-        for f in fragments {
-            for c in f.chains {
-                addChain(c.name, c.base)
+        for c in chains {
+            addChain(c.name, c.base)
+            index += 1
+        }
+        for c in chains {
+            for r in c.rules {
+                addRule(c.name, r)
                 index += 1
             }
         }
-        for f in fragments {
-            for c in f.chains {
-                for r in c.rules {
-                    addRule(c.name, r)
-                    index += 1
-                }
-            }
-        }
-        for (map, els) in Ruleset.mergedElements(fragments) {
+        for (map, els) in Ruleset.mergedElements(fragments, shared: rs.sharedElements) {
             elements(map, els, add: true)
             index += 1
         }
@@ -214,7 +211,7 @@ final class NFTEncoder {
         case .addSet(let def):
             let s = Self.set(table, def.name)
             defer { nftnl_set_free(s) }
-            var flags: UInt32 = def.isVerdictMap ? K.setMap : 0
+            var flags: UInt32 = def.dataType == nil ? 0 : K.setMap
             if let timeout = def.timeoutSeconds {
                 flags |= K.setTimeout | K.setEval
                 nftnl_set_set_u64(s, a(NFTNL_SET_TIMEOUT), UInt64(timeout) * 1000)
@@ -226,9 +223,15 @@ final class NFTEncoder {
             let (keyType, keyLen) = Self.keyTypeAndLength(def.keyType)
             nftnl_set_set_u32(s, a(NFTNL_SET_KEY_TYPE), keyType)
             nftnl_set_set_u32(s, a(NFTNL_SET_KEY_LEN), keyLen)
-            if def.isVerdictMap {
+            switch def.dataType {
+            case .verdict:
                 nftnl_set_set_u32(s, a(NFTNL_SET_DATA_TYPE), K.dataVerdict)
                 nftnl_set_set_u32(s, a(NFTNL_SET_DATA_LEN), 0)
+            case .endpoint:
+                nftnl_set_set_u32(s, a(NFTNL_SET_DATA_TYPE), K.typeIPAddr << 6 | K.typeInetService)
+                nftnl_set_set_u32(s, a(NFTNL_SET_DATA_LEN), 8)
+            case nil:
+                break
             }
             msg(K.msgNewSet, K.nlmFCreate) { nftnl_set_nlmsg_build_payload($0, s) }
         case .deleteSet(let name):
@@ -298,8 +301,16 @@ final class NFTEncoder {
                     for el in chunk {
                         m.nest(NFTA.listElem) {
                             m.nest(NFTA.setElemKey) { Self.keyValue(m, el.key) }
-                            if add, let v = el.verdict {
+                            switch el.data {
+                            case .verdict(let v) where add:
                                 m.nest(NFTA.setElemData) { NFTExpressions.verdict(m, v) }
+                            case .endpoint(let ip, let port) where add:
+                                m.nest(NFTA.setElemData) {
+                                    var buf: (UInt32, UInt32) = (ip.value.bigEndian, UInt32(port.bigEndian))
+                                    withUnsafeBytes(of: &buf) { mnl_attr_put(m.nlh, NFTA.dataValue, 8, $0.baseAddress) }
+                                }
+                            default:
+                                break
                             }
                         }
                     }
@@ -311,17 +322,27 @@ final class NFTEncoder {
 
     /// `NFTA_DATA_VALUE` of a key as the kernel stores it: network order, members padded to 4 bytes.
     static func keyValue(_ m: NFTMessage, _ key: NFTKey) {
-        var buf: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        var buf: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
         let length: Int
         switch key {
         case .ipv4(let ip):
             buf.0 = ip.value.bigEndian
             length = 4
         case .protoPort(let p, let port):
-            buf = (UInt32(p.number), UInt32(port.bigEndian), 0)
+            buf = (UInt32(p.number), UInt32(port.bigEndian), 0, 0)
             length = 8
         case .ipv4ProtoPort(let ip, let p, let port):
-            buf = (ip.value.bigEndian, UInt32(p.number), UInt32(port.bigEndian))
+            buf = (ip.value.bigEndian, UInt32(p.number), UInt32(port.bigEndian), 0)
+            length = 12
+        case .ipv4Pair(let a, let b):
+            buf = (a.value.bigEndian, b.value.bigEndian, 0, 0)
+            length = 8
+        case .ipv4ProtoPortIndex(let ip, let p, let port, let index):
+            // The index is what `numgen` writes: a host-order 32-bit word.
+            buf = (ip.value.bigEndian, UInt32(p.number), UInt32(port.bigEndian), index)
+            length = 16
+        case .protoPortIndex(let p, let port, let index):
+            buf = (UInt32(p.number), UInt32(port.bigEndian), index, 0)
             length = 12
         }
         withUnsafeBytes(of: &buf) { mnl_attr_put(m.nlh, NFTA.dataValue, length, $0.baseAddress) }
@@ -360,6 +381,9 @@ final class NFTEncoder {
         case .ipv4: (K.typeIPAddr, 4)
         case .protoPort: (K.typeInetProto << 6 | K.typeInetService, 8)
         case .ipv4ProtoPort: (K.typeIPAddr << 12 | K.typeInetProto << 6 | K.typeInetService, 12)
+        case .ipv4Pair: (K.typeIPAddr << 6 | K.typeIPAddr, 8)
+        case .ipv4ProtoPortIndex: (K.typeIPAddr << 18 | K.typeInetProto << 12 | K.typeInetService << 6 | K.typeMark, 16)
+        case .protoPortIndex: (K.typeInetProto << 12 | K.typeInetService << 6 | K.typeMark, 12)
         }
     }
 }

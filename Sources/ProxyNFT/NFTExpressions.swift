@@ -80,12 +80,7 @@ enum NFTExpressions {
             }
             cmp(m, K.reg1, K.cmpEq, K.rtnLocal.littleEndian, length: 4)
         case .ctStateNew:
-            expr(m, "ct") {
-                m.u32(NFTA.ctKey, K.ctState)
-                m.u32(NFTA.ctDreg, K.reg1)
-            }
-            bitwise(m, K.reg1, mask: K.ctStateNewBit.littleEndian, xor: 0)
-            cmp(m, K.reg1, K.cmpNeq, 0, length: 4)
+            ctBitSet(m, key: K.ctState, bit: K.ctStateNewBit)
         case .markClear(let mark):
             meta(m, K.metaMark, dreg: K.reg1)
             bitwise(m, K.reg1, mask: mark.littleEndian, xor: 0)
@@ -102,18 +97,32 @@ enum NFTExpressions {
             payload(m, .network, offset: 12, len: 4, dreg: K.reg1)
             lookup(m, sreg: K.reg1, set: set, dreg: nil)
         case .vmap(let keyType, let map):
-            switch keyType {
-            case .ipv4:
-                payload(m, .network, offset: 16, len: 4, dreg: K.reg1)
-            case .protoPort:
-                meta(m, K.metaL4proto, dreg: K.reg1)
-                payload(m, .transport, offset: 2, len: 2, dreg: K.reg32_01)
-            case .ipv4ProtoPort:
-                payload(m, .network, offset: 16, len: 4, dreg: K.reg1)
-                meta(m, K.metaL4proto, dreg: K.reg32_01)
-                payload(m, .transport, offset: 2, len: 2, dreg: K.reg32_02)
-            }
+            let next = packetFields(m, keyType)
+            precondition(next != nil, "vmap on \(keyType)")
             lookup(m, sreg: K.reg1, set: map, dreg: K.regVerdict)
+        case .dnatMap(let keyType, let modulus, let map):
+            // As nft encodes `dnat ip to <fields> . numgen random mod N map @m`: the fields and
+            // the index in consecutive 4-byte registers, the lookup's data (address, port) back
+            // into reg 1 and the one after it.
+            guard let indexReg = packetFields(m, keyType) else { preconditionFailure("dnat map on \(keyType)") }
+            expr(m, "numgen") {
+                m.u32(NFTA.numgenDreg, indexReg)
+                m.u32(NFTA.numgenModulus, modulus)
+                m.u32(NFTA.numgenType, K.ngRandom)
+            }
+            lookup(m, sreg: K.reg1, set: map, dreg: K.reg1)
+            expr(m, "nat") {
+                m.u32(NFTA.natType, K.natDnat)
+                m.u32(NFTA.natFamily, UInt32(K.nfprotoIPv4))
+                m.u32(NFTA.natRegAddrMin, K.reg1)
+                m.u32(NFTA.natRegProtoMin, K.reg32_01)
+            }
+        case .ctStatusDNAT:
+            ctBitSet(m, key: K.ctStatus, bit: K.ctStatusDNATBit)
+        case .addressPairInSet(let set):
+            payload(m, .network, offset: 12, len: 4, dreg: K.reg1)
+            payload(m, .network, offset: 16, len: 4, dreg: K.reg32_01)
+            lookup(m, sreg: K.reg1, set: set, dreg: nil)
         case .numgenIsZero(let modulus):
             expr(m, "numgen") {
                 m.u32(NFTA.numgenDreg, K.reg1)
@@ -159,6 +168,38 @@ enum NFTExpressions {
             m.u32(NFTA.verdictCode, NFTEncoder.verdictCode(v))
             if let chain = v.chain { m.string(NFTA.verdictChain, chain) }
         }
+    }
+
+    /// Loads the packet fields of `keyType` (`NFTKeyType.packetFields`) into consecutive
+    /// 4-byte registers from reg 1. Returns the register after them, where an endpoint-index
+    /// key's index goes (nil for key types no rule reads from a packet this way).
+    static func packetFields(_ m: NFTMessage, _ keyType: NFTKeyType) -> UInt32? {
+        switch keyType {
+        case .ipv4:
+            payload(m, .network, offset: 16, len: 4, dreg: K.reg1)
+            return K.reg32_01
+        case .protoPort, .protoPortIndex:
+            meta(m, K.metaL4proto, dreg: K.reg1)
+            payload(m, .transport, offset: 2, len: 2, dreg: K.reg32_01)
+            return K.reg32_02
+        case .ipv4ProtoPort, .ipv4ProtoPortIndex:
+            payload(m, .network, offset: 16, len: 4, dreg: K.reg1)
+            meta(m, K.metaL4proto, dreg: K.reg32_01)
+            payload(m, .transport, offset: 2, len: 2, dreg: K.reg32_02)
+            return K.reg32_03
+        case .ipv4Pair:
+            return nil
+        }
+    }
+
+    /// `ct state new`, `ct status dnat`: a conntrack bit field (host order) has `bit` set.
+    static func ctBitSet(_ m: NFTMessage, key: UInt32, bit: UInt32) {
+        expr(m, "ct") {
+            m.u32(NFTA.ctKey, key)
+            m.u32(NFTA.ctDreg, K.reg1)
+        }
+        bitwise(m, K.reg1, mask: bit.littleEndian, xor: 0)
+        cmp(m, K.reg1, K.cmpNeq, 0, length: 4)
     }
 
     enum PayloadBase { case network, transport }

@@ -12,6 +12,15 @@ package enum ProxyNFTNames {
     package static let noEndpointServicesMap = "no-endpoint-services"
     /// `inet_proto . inet_service : verdict`, node ports without usable endpoints → reject/drop.
     package static let noEndpointNodePortsMap = "no-endpoint-nodeports"
+    /// `ipv4_addr . inet_proto . inet_service . mark : ipv4_addr . inet_service`: (service or
+    /// external IP, protocol, port, endpoint index) → endpoint, for the shared dispatch chains.
+    package static let serviceEndpointsMap = "service-endpoints"
+    /// `inet_proto . inet_service . mark : ipv4_addr . inet_service`: (protocol, node port,
+    /// endpoint index) → endpoint.
+    package static let nodePortEndpointsMap = "nodeport-endpoints"
+    /// `ipv4_addr . ipv4_addr`: `ep . ep` for every endpoint of a shared-chain service, so a pod
+    /// that reached itself through a service is masqueraded (hairpin).
+    package static let hairpinSet = "hairpin-endpoints"
 
     // Regular chains shared by all services.
     package static let servicesChain = "services"
@@ -20,6 +29,12 @@ package enum ProxyNFTNames {
     package static let markForMasqueradeChain = "mark-for-masquerade"
     package static let masqueradingChain = "masquerading"
     package static let rejectChain = "reject-chain"
+
+    /// Chains shared by every service with N endpoints and no per-service rules (the suffix is N):
+    /// ClusterIP traffic, external-IP traffic, node-port traffic.
+    package static let clusterDispatchChainPrefix = "dispatch-cluster-"
+    package static let externalDispatchChainPrefix = "dispatch-external-"
+    package static let nodePortDispatchChainPrefix = "dispatch-nodeport-"
 
     // Per-service prefixes (followed by a 13-character base32 hash).
     /// Cluster-policy chain: all usable endpoints.

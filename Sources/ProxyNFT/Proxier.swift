@@ -27,6 +27,9 @@ package actor Proxier {
     /// kernel holds for it (nil: none). Kept instead of a second whole `Ruleset` so that
     /// updating `desired` never copies the 10,000-entry dictionary a shared copy would force.
     private var replaced: [ServicePortName: RulesetFragment?] = [:]
+    /// Shared objects (`RulesetFragment.sharedChains`, `.sharedElements`) that appeared (true)
+    /// or went away (false) since the last successful transaction.
+    private var sharedChanges: [SharedKey: Bool] = [:]
 
     package init(config: ProxyConfig, backend: any NFTablesBackend) {
         self.config = config
@@ -61,6 +64,7 @@ package actor Proxier {
     package func invalidate() {
         inKernel = false
         replaced.removeAll()
+        sharedChanges.removeAll()
     }
 
     package var pendingChanges: Int { dirty.count }
@@ -78,7 +82,16 @@ package actor Proxier {
         let fragments = Self.build(inputs, with: builder)
         for (name, fragment) in zip(names, fragments) {
             if inKernel && replaced.index(forKey: name) == nil { replaced[name] = .some(desired.services[name]) }
-            desired.services[name] = fragment
+            let changes = desired.setService(name, fragment)
+            guard inKernel else { continue }
+            for (key, appeared) in changes {
+                // Back where the kernel has it: no change (an object can come and go between syncs).
+                if let earlier = sharedChanges[key], earlier != appeared {
+                    sharedChanges.removeValue(forKey: key)
+                } else {
+                    sharedChanges[key] = appeared
+                }
+            }
         }
     }
 
@@ -107,6 +120,10 @@ package actor Proxier {
         var names = desired.chainNames
         for name in replaced.keys { for c in desired.services[name]?.chains ?? [] { names.remove(c.name) } }
         for old in replaced.values { for c in old?.chains ?? [] { names.insert(c.name) } }
+        for (key, appeared) in sharedChanges {
+            guard case .chain(let name) = key else { continue }
+            if appeared { names.remove(name) } else { names.insert(name) }
+        }
         return names
     }
 
@@ -132,10 +149,10 @@ package actor Proxier {
             var old = Ruleset(table: desired.table, base: desired.base)
             var new = old
             for (name, fragment) in replaced {
-                old.services[name] = fragment
-                new.services[name] = desired.services[name]
+                old.setService(name, fragment)
+                new.setService(name, desired.services[name])
             }
-            tx = .partial(from: old, to: new, changed: Set(replaced.keys))
+            tx = .partial(from: old, to: new, changed: Set(replaced.keys), shared: sharedChanges)
         }
         do {
             try backend.apply(tx)
@@ -145,6 +162,7 @@ package actor Proxier {
         }
         inKernel = true
         replaced.removeAll()
+        sharedChanges.removeAll()
         return SyncResult(full: tx.isFull, operations: tx.operationCount, driftRepaired: drift)
     }
 

@@ -2,15 +2,19 @@ import Foundation
 
 /// Times syncs of a large synthetic ruleset; `swiftlet-bench proxy` and the kernel tests wire
 /// it in. Runs against the backend it is given (a socket opened inside a test network
-/// namespace) and, with `netns`, applies the same ruleset and the same partial transactions
-/// with `nft -f` inside that namespace as the reference, interleaved with ours.
+/// namespace) and, with `referenceNetns`, loads the same services as kube-proxy's nftables mode
+/// lays them out (chains of its own for every service and endpoint: `RulesetBuilder` with
+/// `sharedChains: false`) with `nft -f` in that other namespace, and applies the same changes
+/// to it, interleaved with ours.
 package enum ProxyBench {
     package struct Result: Sendable, CustomStringConvertible {
         package var services: Int
         package var endpointsPerService: Int
-        /// Chains and rules of the 10k-style table.
+        /// Chains and rules of our table and of the kube-proxy-style reference.
         package var chains: Int
         package var rules: Int
+        package var referenceChains = 0
+        package var referenceRules = 0
         /// Building the whole ruleset from the model alone (part of `firstSync`).
         package var build: Duration
         /// Ours, as at start-up: the model → ruleset build plus a full sync into an empty table.
@@ -23,12 +27,12 @@ package enum ProxyBench {
         /// Of each one-service add: the kernel's `sendto` (thread CPU time).
         package var serviceAddKernelCPU: [Duration] = []
         package var fullSyncOperations = 0
-        /// `add table; delete table; table … { … }` of the same ruleset through `nft -f`.
+        /// `add table; delete table; table … { … }` of the kube-proxy-style ruleset through `nft -f`.
         package var nftFullLoad: [Duration] = []
         /// Ours: one new service (model change + partial sync), and its removal.
         package var serviceAdd: [Duration] = []
         package var serviceRemove: [Duration] = []
-        /// The same partial transactions through `nft -f`.
+        /// The same changes to the kube-proxy-style table through `nft -f`.
         package var nftServiceAdd: [Duration] = []
         package var nftServiceRemove: [Duration] = []
         /// Ours: one endpoint of one service replaced (partial sync).
@@ -77,14 +81,16 @@ package enum ProxyBench {
     ///   - fullRuns: full syncs (ours and `nft -f` alternately, each replacing the other's table).
     ///   - partialRuns: one-service adds/removes and endpoint changes.
     ///   - settle: pause before each full sync and full `nft -f`.
-    ///   - netns: where `nft -f` runs for the reference; nil skips it.
+    ///   - referenceNetns: where `nft -f` loads the reference (a namespace of its own: nftables
+    ///     validates per namespace, so neither table slows the other's commits); nil skips it.
     package static func run(
         services count: Int = 10_000, endpointsPerService: Int = 2, fullRuns: Int = 3, partialRuns: Int = 11,
-        settle: Duration = .seconds(2), backend: any NFTablesBackend, netns: String? = nil
+        settle: Duration = .seconds(2), backend: any NFTablesBackend, referenceNetns netns: String? = nil
     ) async throws -> Result {
         let clock = ContinuousClock()
         let config = ProxyConfig(clusterCIDR: IPv4CIDR("10.244.0.0/16"))
         let builder = RulesetBuilder(config: config)
+        let reference = RulesetBuilder(config: config, sharedChains: false)
         let proxier = Proxier(config: config, backend: backend)
         await populate(proxier, 0..<count, endpointsPerService: endpointsPerService)
         var ops = 0
@@ -100,10 +106,17 @@ package enum ProxyBench {
                 eps[service(i).name] = endpoints(i, count: endpointsPerService)
             }
             let build = clock.measure { _ = builder.build(services: services, endpoints: eps) }
-            let rules = ruleset.orderedFragments.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } }
+            let rules = ruleset.allChains.reduce(0) { $0 + $1.rules.count }
             r = Result(services: count, endpointsPerService: endpointsPerService, chains: ruleset.chainNames.count,
                        rules: rules, build: build, firstSync: first, fullSyncOperations: ops)
-            fullScript = netns == nil ? "" : "add table ip \(ruleset.table)\ndelete table ip \(ruleset.table)\n" + ruleset.render()
+            if netns != nil {
+                let kube = reference.build(services: services, endpoints: eps)
+                r.referenceChains = kube.chainNames.count
+                r.referenceRules = kube.allChains.reduce(0) { $0 + $1.rules.count }
+                fullScript = "add table ip \(kube.table)\ndelete table ip \(kube.table)\n" + kube.render()
+            } else {
+                fullScript = ""
+            }
         }
         for _ in 0..<max(1, fullRuns) {
             // Each replaced table is freed by a kernel worker after the commit; let it finish
@@ -119,13 +132,12 @@ package enum ProxyBench {
                 r.nftFullLoad.append(try nftFile(fullScript, netns: netns))
             }
         }
-        // The kernel now holds what `nft -f` loaded, the same objects as ours: partial syncs go on from there.
-
-        /// Times `change` + a partial sync, then `undo` + a partial sync; then the same two
-        /// transactions (from the fragments before and after) through `nft -f`, which leaves the
-        /// kernel where ours left it.
+        /// Times `change` + a partial sync, then `undo` + a partial sync; then the same change
+        /// and its undoing to the reference table through `nft -f` (the service's kube-proxy-style
+        /// objects `before` and `after`).
         func step(_ name: ServicePortName, before: RulesetFragment?, after: RulesetFragment?,
-                  _ change: () async -> Void, _ undo: () async -> Void) async throws -> (Duration, Duration, Duration?, Duration?, Duration?)
+                  _ change: () async -> Void, _ undo: () async -> Void) async throws
+            -> (Duration, Duration, Duration?, Duration?, Duration?)
         {
             let forward = try await clock.measure {
                 await change()
@@ -139,8 +151,8 @@ package enum ProxyBench {
             guard let netns else { return (forward, back, nil, nil, forwardKernelCPU) }
             var a = Ruleset(table: config.tableName, base: RulesetFragment())
             var b = a
-            a.services[name] = before
-            b.services[name] = after
+            a.setService(name, before)
+            b.setService(name, after)
             let nftForward = try nftFile(NFTTransaction.partial(from: a, to: b, changed: [name]).render(), netns: netns)
             let nftBack = try nftFile(NFTTransaction.partial(from: b, to: a, changed: [name]).render(), netns: netns)
             return (forward, back, nftForward, nftBack, forwardKernelCPU)
@@ -150,7 +162,7 @@ package enum ProxyBench {
             let extra = service(count + run)
             let extraEndpoints = endpoints(count + run, count: endpointsPerService)
             let (add, remove, nftAdd, nftRemove, addKernel) = try await step(
-                extra.name, before: nil, after: builder.buildService(extra, endpoints: extraEndpoints)
+                extra.name, before: nil, after: reference.buildService(extra, endpoints: extraEndpoints)
             ) {
                 await proxier.upsertService(extra)
                 await proxier.setEndpoints(extra.name, extraEndpoints)
@@ -171,7 +183,7 @@ package enum ProxyBench {
             var new = old
             new[0] = EndpointInfo(ip: IPv4Address(0x0af5_0000 + UInt32(run)), port: 8080)  // 10.245/16: unused elsewhere
             let (change, _, nftChange, _, _) = try await step(
-                target.name, before: builder.buildService(target, endpoints: old), after: builder.buildService(target, endpoints: new)
+                target.name, before: reference.buildService(target, endpoints: old), after: reference.buildService(target, endpoints: new)
             ) {
                 await proxier.setEndpoints(target.name, new)
             } _: {

@@ -41,12 +41,34 @@ package enum NFTKeyType: Hashable, Sendable {
     case protoPort
     /// `ipv4_addr . inet_proto . inet_service`
     case ipv4ProtoPort
+    /// `ipv4_addr . ipv4_addr` (hairpin: source and destination are the same endpoint)
+    case ipv4Pair
+    /// `ipv4_addr . inet_proto . inet_service . mark`: a service IP and port and an endpoint
+    /// index, the key of `numgen random mod N` endpoint maps (the index is `mark`-typed, the one
+    /// 4-byte host-order integer type nft can name in a concatenation).
+    case ipv4ProtoPortIndex
+    /// `inet_proto . inet_service . mark`: a node port and an endpoint index.
+    case protoPortIndex
 
     package var nftSyntax: String {
         switch self {
         case .ipv4: "ipv4_addr"
         case .protoPort: "inet_proto . inet_service"
         case .ipv4ProtoPort: "ipv4_addr . inet_proto . inet_service"
+        case .ipv4Pair: "ipv4_addr . ipv4_addr"
+        case .ipv4ProtoPortIndex: "ipv4_addr . inet_proto . inet_service . mark"
+        case .protoPortIndex: "inet_proto . inet_service . mark"
+        }
+    }
+
+    /// The packet fields a rule looks up in a set of this type (for an endpoint-index key:
+    /// all but the index, which `numgen` supplies).
+    package var packetFields: String {
+        switch self {
+        case .ipv4: "ip daddr"
+        case .protoPort, .protoPortIndex: "meta l4proto . th dport"
+        case .ipv4ProtoPort, .ipv4ProtoPortIndex: "ip daddr . meta l4proto . th dport"
+        case .ipv4Pair: "ip saddr . ip daddr"
         }
     }
 }
@@ -56,43 +78,134 @@ package enum NFTKey: Hashable, Sendable, CustomStringConvertible {
     case ipv4(IPv4Address)
     case protoPort(L4Protocol, UInt16)
     case ipv4ProtoPort(IPv4Address, L4Protocol, UInt16)
+    case ipv4Pair(IPv4Address, IPv4Address)
+    case ipv4ProtoPortIndex(IPv4Address, L4Protocol, UInt16, UInt32)
+    case protoPortIndex(L4Protocol, UInt16, UInt32)
 
     package var description: String {
         switch self {
         case .ipv4(let ip): "\(ip)"
         case .protoPort(let p, let port): "\(p.rawValue) . \(port)"
         case .ipv4ProtoPort(let ip, let p, let port): "\(ip) . \(p.rawValue) . \(port)"
+        case .ipv4Pair(let a, let b): "\(a) . \(b)"
+        case .ipv4ProtoPortIndex(let ip, let p, let port, let i): "\(ip) . \(p.rawValue) . \(port) . \(markHex(i))"
+        case .protoPortIndex(let p, let port, let i): "\(p.rawValue) . \(port) . \(markHex(i))"
         }
     }
 }
 
-/// One element of a set (verdict nil) or verdict map.
+extension NFTKey {
+    /// A cheap total order for deterministic transactions (not nft's order).
+    var order: (Int, UInt32, UInt32, UInt32, UInt32) {
+        switch self {
+        case .ipv4(let ip): (0, ip.value, 0, 0, 0)
+        case .protoPort(let p, let port): (1, UInt32(p.number), UInt32(port), 0, 0)
+        case .ipv4ProtoPort(let ip, let p, let port): (2, ip.value, UInt32(p.number), UInt32(port), 0)
+        case .ipv4Pair(let a, let b): (3, a.value, b.value, 0, 0)
+        case .ipv4ProtoPortIndex(let ip, let p, let port, let i): (4, ip.value, UInt32(p.number), UInt32(port), i)
+        case .protoPortIndex(let p, let port, let i): (5, UInt32(p.number), UInt32(port), i, 0)
+        }
+    }
+}
+
+extension SharedKey {
+    /// Chains by name, then elements by set and key.
+    static func inOrder(_ a: SharedKey, _ b: SharedKey) -> Bool {
+        switch (a, b) {
+        case (.chain(let x), .chain(let y)): x < y
+        case (.chain, .element): true
+        case (.element, .chain): false
+        case (.element(let s, let x), .element(let t, let y)): s != t ? s < t : x.key.order < y.key.order
+        }
+    }
+}
+
+/// A mark as nft prints it: `0x` and eight hex digits.
+func markHex(_ v: UInt32) -> String {
+    let digits = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
+
+/// The data of a map element: a verdict, or the endpoint a DNAT map translates to.
+package enum NFTElementData: Hashable, Sendable, CustomStringConvertible {
+    case verdict(NFTVerdict)
+    /// `ipv4_addr . inet_service`
+    case endpoint(IPv4Address, UInt16)
+
+    package var description: String {
+        switch self {
+        case .verdict(let v): v.description
+        case .endpoint(let ip, let port): "\(ip) . \(port)"
+        }
+    }
+}
+
+/// One element of a set (data nil) or map.
 package struct NFTElement: Hashable, Sendable, CustomStringConvertible {
     package var key: NFTKey
-    package var verdict: NFTVerdict?
+    package var data: NFTElementData?
 
     package init(_ key: NFTKey, _ verdict: NFTVerdict? = nil) {
         self.key = key
-        self.verdict = verdict
+        self.data = verdict.map { .verdict($0) }
     }
 
-    package var description: String { verdict.map { "\(key) : \($0)" } ?? key.description }
+    package init(_ key: NFTKey, endpoint ip: IPv4Address, _ port: UInt16) {
+        self.key = key
+        self.data = .endpoint(ip, port)
+    }
+
+    /// The verdict of a verdict-map element.
+    package var verdict: NFTVerdict? { if case .verdict(let v) = data { v } else { nil } }
+
+    package var description: String { data.map { "\(key) : \($0)" } ?? key.description }
 }
 
-/// A named set or verdict map.
+/// What a map's elements carry.
+package enum NFTSetDataType: Hashable, Sendable {
+    /// A verdict map (`map … : verdict`).
+    case verdict
+    /// A DNAT map (`map … : ipv4_addr . inet_service`).
+    case endpoint
+}
+
+/// A named set or map.
 package struct NFTSetDef: Hashable, Sendable {
     package var name: String
     package var keyType: NFTKeyType
-    /// A verdict map (`map … : verdict`) rather than a set.
-    package var isVerdictMap: Bool
+    /// nil for a set.
+    package var dataType: NFTSetDataType?
     /// `flags dynamic,timeout; timeout Ns` (affinity sets).
     package var timeoutSeconds: UInt32?
 
-    package init(name: String, keyType: NFTKeyType, isVerdictMap: Bool, timeoutSeconds: UInt32? = nil) {
+    package init(name: String, keyType: NFTKeyType, dataType: NFTSetDataType? = nil, timeoutSeconds: UInt32? = nil) {
         self.name = name
         self.keyType = keyType
-        self.isVerdictMap = isVerdictMap
+        self.dataType = dataType
         self.timeoutSeconds = timeoutSeconds
+    }
+
+    package var isVerdictMap: Bool { dataType == .verdict }
+
+    /// `set NAME` or `map NAME`, and the `type …` line as nft lists it.
+    package var nftKind: String { dataType == nil ? "set" : "map" }
+    package var nftType: String {
+        switch dataType {
+        case nil: "type \(keyType.nftSyntax)"
+        case .verdict: "type \(keyType.nftSyntax) : verdict"
+        case .endpoint: "type \(keyType.nftSyntax) : ipv4_addr . inet_service"
+        }
+    }
+
+    /// The type line as `nft -f` accepts it: an endpoint-index map is declared with `typeof`,
+    /// since nft will not match `numgen` against a `mark` member. The kernel holds the same key
+    /// (type id, length, bytes) either way; only nft's user data differs.
+    package var nftLoadableType: String {
+        switch keyType {
+        case .ipv4ProtoPortIndex: "typeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . th dport"
+        case .protoPortIndex: "typeof meta l4proto . th dport . numgen random mod 1 : ip daddr . th dport"
+        default: nftType
+        }
     }
 }
 
@@ -123,6 +236,14 @@ package enum NFTStatement: Hashable, Sendable {
     case numgenIsZero(modulus: UInt32)
     /// `update @set { ip saddr }`
     case updateSaddr(String)
+    /// `dnat ip to <key fields> . numgen random mod N map @map`: one hash lookup picks
+    /// endpoint `random mod N` of the service the packet is addressed to (an endpoint-index map:
+    /// `.ipv4ProtoPortIndex` or `.protoPortIndex`).
+    case dnatMap(NFTKeyType, modulus: UInt32, map: String)
+    /// `ct status dnat`
+    case ctStatusDNAT
+    /// `ip saddr . ip daddr @set`
+    case addressPairInSet(String)
     /// `dnat to ip:port`
     case dnat(IPv4Address, UInt16)
     /// `masquerade fully-random`
@@ -143,14 +264,13 @@ package enum NFTStatement: Hashable, Sendable {
         case .setMarkOr(let m): "meta mark set meta mark | \(hex(m))"
         case .setMarkXor(let m): "meta mark set meta mark ^ \(hex(m))"
         case .saddrInSet(let s): "ip saddr @\(s)"
-        case .vmap(let keyType, let map):
-            switch keyType {
-            case .ipv4: "ip daddr vmap @\(map)"
-            case .protoPort: "meta l4proto . th dport vmap @\(map)"
-            case .ipv4ProtoPort: "ip daddr . meta l4proto . th dport vmap @\(map)"
-            }
+        case .vmap(let keyType, let map): "\(keyType.packetFields) vmap @\(map)"
         case .numgenIsZero(let modulus): "numgen random mod \(modulus) 0"
         case .updateSaddr(let s): "update @\(s) { ip saddr }"
+        case .dnatMap(let keyType, let modulus, let map):
+            "dnat ip to \(keyType.packetFields) . numgen random mod \(modulus) map @\(map)"
+        case .ctStatusDNAT: "ct status dnat"
+        case .addressPairInSet(let s): "ip saddr . ip daddr @\(s)"
         case .dnat(let ip, let port): "dnat to \(ip):\(port)"
         case .masquerade: "masquerade fully-random"
         case .reject: "reject"
@@ -220,20 +340,66 @@ package struct RulesetFragment: Hashable, Sendable {
     package var chains: [NFTChainDef] = []
     /// Elements added to shared maps, by map name.
     package var elements: [String: [NFTElement]] = [:]
+    /// Objects several fragments may contribute alike (the chains shared by all services with
+    /// the same number of endpoints, the hairpin pairs of an endpoint that backs several
+    /// services): the table holds each once, as long as any fragment names it.
+    package var sharedChains: [NFTChainDef] = []
+    package var sharedElements: [String: [NFTElement]] = [:]
 
     package init() {}
+}
+
+/// A shared object, as `Ruleset` counts its users.
+package enum SharedKey: Hashable, Sendable {
+    case chain(String)
+    case element(set: String, NFTElement)
 }
 
 /// The whole desired table: the shared base plus one fragment per service port.
 package struct Ruleset: Hashable, Sendable {
     package var table: String
     package var base: RulesetFragment
-    package var services: [ServicePortName: RulesetFragment]
+    package private(set) var services: [ServicePortName: RulesetFragment] = [:]
+    /// How many service fragments name each shared object.
+    package private(set) var sharedUsers: [SharedKey: Int] = [:]
+    /// The definitions of the shared chains in use.
+    package private(set) var sharedChainDefs: [String: NFTChainDef] = [:]
 
     package init(table: String, base: RulesetFragment, services: [ServicePortName: RulesetFragment] = [:]) {
         self.table = table
         self.base = base
-        self.services = services
+        for (name, f) in services { setService(name, f) }
+    }
+
+    /// Replaces (nil: removes) one service's fragment and counts its shared objects.
+    /// - Returns: the shared objects that appeared (true) or went away (false).
+    @discardableResult
+    package mutating func setService(_ name: ServicePortName, _ fragment: RulesetFragment?) -> [SharedKey: Bool] {
+        let old = fragment == nil ? services.removeValue(forKey: name) : services.updateValue(fragment!, forKey: name)
+        var changes: [SharedKey: Bool] = [:]
+        if let old, !(old.sharedChains.isEmpty && old.sharedElements.isEmpty) {
+            old.forEachShared { key, _ in
+                let n = sharedUsers[key]! - 1
+                if n == 0 {
+                    sharedUsers.removeValue(forKey: key)
+                    if case .chain(let c) = key { sharedChainDefs.removeValue(forKey: c) }
+                    changes[key] = changes[key] == nil ? false : nil
+                } else {
+                    sharedUsers[key] = n
+                }
+            }
+        }
+        if let fragment, !(fragment.sharedChains.isEmpty && fragment.sharedElements.isEmpty) {
+            fragment.forEachShared { key, chain in
+                let n = sharedUsers[key, default: 0] + 1
+                sharedUsers[key] = n
+                if n == 1 {
+                    if let chain { sharedChainDefs[chain.name] = chain }
+                    changes[key] = changes[key] == nil ? true : nil
+                }
+            }
+        }
+        return changes
     }
 
     /// Base first, then services in name order.
@@ -241,13 +407,28 @@ package struct Ruleset: Hashable, Sendable {
         [base] + services.keys.sorted().map { services[$0]! }
     }
 
-    /// The elements of each shared map, gathered over the fragments in order; non-empty maps
-    /// only, in map-name order.
-    package var mergedElements: [(map: String, elements: [NFTElement])] { Self.mergedElements(orderedFragments) }
+    /// The shared chains in use, in name order.
+    package var sharedChains: [NFTChainDef] { sharedChainDefs.keys.sorted().map { sharedChainDefs[$0]! } }
 
-    static func mergedElements(_ fragments: [RulesetFragment]) -> [(map: String, elements: [NFTElement])] {
+    /// The shared elements in use, by set.
+    package var sharedElements: [String: [NFTElement]] {
+        var out: [String: [NFTElement]] = [:]
+        for key in sharedUsers.keys { if case .element(let set, let el) = key { out[set, default: []].append(el) } }
+        return out
+    }
+
+    /// The elements of each map, gathered over the fragments in order, then the shared ones;
+    /// non-empty maps only, in map-name order.
+    package var mergedElements: [(map: String, elements: [NFTElement])] {
+        Self.mergedElements(orderedFragments, shared: sharedElements)
+    }
+
+    /// - Parameter shared: appended after the fragments' elements, in the dictionary's order
+    ///   (any order loads the same set; `render()` sorts for people).
+    static func mergedElements(_ fragments: [RulesetFragment], shared: [String: [NFTElement]] = [:]) -> [(map: String, elements: [NFTElement])] {
         var byMap: [String: [NFTElement]] = [:]
         for f in fragments { for (map, els) in f.elements { byMap[map, default: []].append(contentsOf: els) } }
+        for (map, els) in shared { byMap[map, default: []].append(contentsOf: els) }
         return byMap.keys.sorted().compactMap { byMap[$0]!.isEmpty ? nil : ($0, byMap[$0]!) }
     }
 
@@ -255,19 +436,23 @@ package struct Ruleset: Hashable, Sendable {
     package var chainNames: Set<String> {
         var names = Set(base.chains.map(\.name))
         for f in services.values { for c in f.chains { names.insert(c.name) } }
+        names.formUnion(sharedChainDefs.keys)
         return names
     }
+
+    /// Every chain: the fragments' in order, then the shared ones.
+    package var allChains: [NFTChainDef] { orderedFragments.flatMap(\.chains) + sharedChains }
 
     /// The table in `nft -f` syntax (sets and maps with their elements, then chains).
     package func render() -> String {
         let fragments = orderedFragments
         var elements: [String: [NFTElement]] = [:]
-        for f in fragments { for (map, els) in f.elements { elements[map, default: []].append(contentsOf: els) } }
+        for (map, els) in Self.mergedElements(fragments) { elements[map] = els }
+        for (map, els) in sharedElements { elements[map, default: []] += els.sorted { $0.key.order < $1.key.order } }
         var out = "table ip \(table) {\n"
         for f in fragments {
             for s in f.sets {
-                out += s.isVerdictMap ? "\tmap \(s.name) {\n" : "\tset \(s.name) {\n"
-                out += "\t\ttype \(s.keyType.nftSyntax)\(s.isVerdictMap ? " : verdict" : "")\n"
+                out += "\t\(s.nftKind) \(s.name) {\n\t\t\(s.nftLoadableType)\n"
                 if let t = s.timeoutSeconds { out += "\t\tflags dynamic,timeout\n\t\ttimeout \(t)s\n" }
                 if let els = elements[s.name], !els.isEmpty {
                     out += "\t\telements = { " + els.map(\.description).joined(separator: ",\n\t\t\t     ") + " }\n"
@@ -275,14 +460,20 @@ package struct Ruleset: Hashable, Sendable {
                 out += "\t}\n"
             }
         }
-        for f in fragments {
-            for c in f.chains {
-                out += "\tchain \(c.name) {\n"
-                if let b = c.base { out += "\t\ttype \(b.type) hook \(b.hook.rawValue) priority \(b.priority); policy accept;\n" }
-                for r in c.rules { out += "\t\t\(r)\n" }
-                out += "\t}\n"
-            }
+        for c in allChains {
+            out += "\tchain \(c.name) {\n"
+            if let b = c.base { out += "\t\ttype \(b.type) hook \(b.hook.rawValue) priority \(b.priority); policy accept;\n" }
+            for r in c.rules { out += "\t\t\(r)\n" }
+            out += "\t}\n"
         }
         return out + "}\n"
+    }
+}
+
+extension RulesetFragment {
+    /// Each shared object with, for a chain, its definition.
+    func forEachShared(_ body: (SharedKey, NFTChainDef?) -> Void) {
+        for c in sharedChains { body(.chain(c.name), c) }
+        for (set, els) in sharedElements { for el in els { body(.element(set: set, el), nil) } }
     }
 }

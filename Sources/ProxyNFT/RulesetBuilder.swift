@@ -2,8 +2,14 @@
 /// No kernel, no I/O: the same input always gives the same `Ruleset`.
 package struct RulesetBuilder: Sendable {
     package var config: ProxyConfig
+    /// Whether plain services use the shared dispatch chains (always, in the product). Off, every
+    /// service gets chains of its own, kube-proxy's layout: the benchmark's reference.
+    package var sharedChains: Bool
 
-    package init(config: ProxyConfig) { self.config = config }
+    package init(config: ProxyConfig, sharedChains: Bool = true) {
+        self.config = config
+        self.sharedChains = sharedChains
+    }
 
     /// Base chains as a data table: name, type, hook, priority, rules. Priorities are the
     /// numeric values of nft's `dstnat` (-100) and `srcnat` (100); the filter chains run at
@@ -36,16 +42,20 @@ package struct RulesetBuilder: Sendable {
         let mark = config.masqueradeMark
         var f = RulesetFragment()
         f.sets = [
-            NFTSetDef(name: N.serviceIPsMap, keyType: .ipv4ProtoPort, isVerdictMap: true),
-            NFTSetDef(name: N.serviceNodePortsMap, keyType: .protoPort, isVerdictMap: true),
-            NFTSetDef(name: N.noEndpointServicesMap, keyType: .ipv4ProtoPort, isVerdictMap: true),
-            NFTSetDef(name: N.noEndpointNodePortsMap, keyType: .protoPort, isVerdictMap: true),
+            NFTSetDef(name: N.serviceIPsMap, keyType: .ipv4ProtoPort, dataType: .verdict),
+            NFTSetDef(name: N.serviceNodePortsMap, keyType: .protoPort, dataType: .verdict),
+            NFTSetDef(name: N.noEndpointServicesMap, keyType: .ipv4ProtoPort, dataType: .verdict),
+            NFTSetDef(name: N.noEndpointNodePortsMap, keyType: .protoPort, dataType: .verdict),
+            NFTSetDef(name: N.serviceEndpointsMap, keyType: .ipv4ProtoPortIndex, dataType: .endpoint),
+            NFTSetDef(name: N.nodePortEndpointsMap, keyType: .protoPortIndex, dataType: .endpoint),
+            NFTSetDef(name: N.hairpinSet, keyType: .ipv4Pair),
         ]
         let loopback = IPv4CIDR(IPv4Address(0x7f00_0000), prefixLength: 8)
         f.chains = [
             NFTChainDef(name: N.rejectChain, rules: [NFTRule([.reject])]),
             NFTChainDef(name: N.markForMasqueradeChain, rules: [NFTRule([.setMarkOr(mark)])]),
             NFTChainDef(name: N.masqueradingChain, rules: [
+                NFTRule([.ctStatusDNAT, .addressPairInSet(N.hairpinSet), .verdict(.jump(N.markForMasqueradeChain))]),
                 NFTRule([.markClear(mark), .verdict(.return)]),
                 NFTRule([.setMarkXor(mark)]),
                 NFTRule([.masquerade]),
@@ -75,6 +85,81 @@ package struct RulesetBuilder: Sendable {
         return endpoints.filter { $0.serving && $0.terminating }.sorted()
     }
 
+    /// Whether a service port is served by the chains shared by all services with its number
+    /// of endpoints: nothing about it needs a rule of its own (no ClientIP affinity, both
+    /// traffic policies Cluster) and it has endpoints. Its table entries are then map elements
+    /// only — the `service-ips` goto and one `service-endpoints` element per endpoint — so
+    /// adding it creates no chain and no rule (README, "Shared dispatch chains").
+    package static func usesSharedChains(_ svc: ServicePortInfo, usable: Int) -> Bool {
+        usable > 0 && svc.sessionAffinityTimeout == nil && svc.internalTrafficPolicy == .cluster
+            && (svc.externalTrafficPolicy == .cluster || !svc.hasExternal)
+    }
+
+    /// The shared chains for services with `count` endpoints.
+    package func clusterDispatchChain(_ count: Int) -> NFTChainDef {
+        typealias N = ProxyNFTNames
+        var rules: [NFTRule] = []
+        if let cidr = config.clusterCIDR {
+            rules.append(NFTRule([.prefix(.saddr, equal: false, cidr), .verdict(.jump(N.markForMasqueradeChain))]))
+        }
+        rules.append(NFTRule([.dnatMap(.ipv4ProtoPortIndex, modulus: UInt32(count), map: N.serviceEndpointsMap)]))
+        return NFTChainDef(name: N.clusterDispatchChainPrefix + String(count), rules: rules)
+    }
+
+    package func externalDispatchChain(_ count: Int) -> NFTChainDef {
+        typealias N = ProxyNFTNames
+        return NFTChainDef(name: N.externalDispatchChainPrefix + String(count), rules: [
+            NFTRule([.verdict(.jump(N.markForMasqueradeChain))]),
+            NFTRule([.dnatMap(.ipv4ProtoPortIndex, modulus: UInt32(count), map: N.serviceEndpointsMap)]),
+        ])
+    }
+
+    package func nodePortDispatchChain(_ count: Int) -> NFTChainDef {
+        typealias N = ProxyNFTNames
+        return NFTChainDef(name: N.nodePortDispatchChainPrefix + String(count), rules: [
+            NFTRule([.verdict(.jump(N.markForMasqueradeChain))]),
+            NFTRule([.dnatMap(.protoPortIndex, modulus: UInt32(count), map: N.nodePortEndpointsMap)]),
+        ])
+    }
+
+    /// A shared-chain service port: map elements, plus the names of the shared objects it uses.
+    func buildShared(_ svc: ServicePortInfo, _ eps: [EndpointInfo]) -> RulesetFragment {
+        typealias N = ProxyNFTNames
+        let proto = svc.name.proto
+        var f = RulesetFragment()
+        var serviceIPs: [NFTElement] = []
+        var endpoints: [NFTElement] = []
+        func entries(_ ip: IPv4Address, _ chain: String) {
+            serviceIPs.append(NFTElement(.ipv4ProtoPort(ip, proto, svc.port), .goto(chain)))
+            for (i, e) in eps.enumerated() {
+                endpoints.append(NFTElement(.ipv4ProtoPortIndex(ip, proto, svc.port, UInt32(i)), endpoint: e.ip, e.port))
+            }
+        }
+        if !svc.clusterIPs.isEmpty {
+            let chain = clusterDispatchChain(eps.count)
+            f.sharedChains.append(chain)
+            for ip in svc.clusterIPs { entries(ip, chain.name) }
+        }
+        if !svc.externalIPs.isEmpty {
+            let chain = externalDispatchChain(eps.count)
+            f.sharedChains.append(chain)
+            for ip in svc.externalIPs { entries(ip, chain.name) }
+        }
+        f.elements[N.serviceIPsMap] = serviceIPs
+        f.elements[N.serviceEndpointsMap] = endpoints
+        if let nodePort = svc.nodePort {
+            let chain = nodePortDispatchChain(eps.count)
+            f.sharedChains.append(chain)
+            f.elements[N.serviceNodePortsMap] = [NFTElement(.protoPort(proto, nodePort), .goto(chain.name))]
+            f.elements[N.nodePortEndpointsMap] = eps.enumerated().map { i, e in
+                NFTElement(.protoPortIndex(proto, nodePort, UInt32(i)), endpoint: e.ip, e.port)
+            }
+        }
+        var seen = Set<IPv4Address>()
+        f.sharedElements[N.hairpinSet] = eps.compactMap { e in seen.insert(e.ip).inserted ? NFTElement(.ipv4Pair(e.ip, e.ip)) : nil }
+        return f
+    }
+
     /// The objects of one service port.
     package func buildService(_ svc: ServicePortInfo, endpoints: [EndpointInfo]) -> RulesetFragment {
         typealias N = ProxyNFTNames
@@ -83,6 +168,7 @@ package struct RulesetBuilder: Sendable {
         var f = RulesetFragment()
 
         let cluster = Self.usable(endpoints)
+        if sharedChains && Self.usesSharedChains(svc, usable: cluster.count) { return buildShared(svc, cluster) }
         let local = Self.usable(endpoints.filter(\.isLocal))
         let needsLocal = svc.externalTrafficPolicy == .local || svc.internalTrafficPolicy == .local
         let hash = N.hash(name.description)  // once for the three per-service chain names
@@ -101,7 +187,7 @@ package struct RulesetBuilder: Sendable {
             if let timeout = svc.sessionAffinityTimeout {
                 let set = N.affinitySet(name, e, timeout: timeout)
                 affinity[e] = set
-                f.sets.append(NFTSetDef(name: set, keyType: .ipv4, isVerdictMap: false, timeoutSeconds: timeout))
+                f.sets.append(NFTSetDef(name: set, keyType: .ipv4, timeoutSeconds: timeout))
                 rules.append(NFTRule([.updateSaddr(set)]))
             }
             rules.append(NFTRule([.l4proto(proto), .dnat(e.ip, e.port)]))
@@ -196,7 +282,7 @@ package struct RulesetBuilder: Sendable {
     package func build(services: [ServicePortName: ServicePortInfo], endpoints: [ServicePortName: [EndpointInfo]]) -> Ruleset {
         var rs = Ruleset(table: config.tableName, base: buildBase())
         for (name, svc) in services {
-            rs.services[name] = buildService(svc, endpoints: endpoints[name] ?? [])
+            rs.setService(name, buildService(svc, endpoints: endpoints[name] ?? []))
         }
         return rs
     }

@@ -24,9 +24,9 @@ package enum NFTOperation: Hashable, Sendable {
         case .addTable: return "add table \(t)"
         case .deleteTable: return "delete table \(t)"
         case .addSet(let s):
-            var body = "type \(s.keyType.nftSyntax)\(s.isVerdictMap ? " : verdict" : "");"
+            var body = "\(s.nftLoadableType);"
             if let timeout = s.timeoutSeconds { body += " flags dynamic,timeout; timeout \(timeout)s;" }
-            return "add \(s.isVerdictMap ? "map" : "set") \(t) \(s.name) { \(body) }"
+            return "add \(s.nftKind) \(t) \(s.name) { \(body) }"
         case .deleteSet(let name): return "delete set \(t) \(name)"
         case .addChain(let c):
             if let b = c.base {
@@ -83,6 +83,8 @@ package struct NFTTransaction: Hashable, Sendable {
         }
         count(rs.base)
         for f in rs.services.values { count(f) }
+        for c in rs.sharedChainDefs.values { n += 1 + c.rules.count }
+        for key in rs.sharedUsers.keys { if case .element(let set, _) = key { maps.insert(set) } }
         return n + maps.count
     }
 
@@ -102,11 +104,12 @@ package struct NFTTransaction: Hashable, Sendable {
     /// message parse apiece). `NFTEncoder` walks the ruleset in exactly this order.
     static func fullOperations(_ rs: Ruleset) -> [NFTOperation] {
         let fragments = rs.orderedFragments
+        let chains = rs.allChains
         var ops: [NFTOperation] = [.addTable, .deleteTable, .addTable]
         for f in fragments { for s in f.sets { ops.append(.addSet(s)) } }
-        for f in fragments { for c in f.chains { ops.append(.addChain(NFTChainDef(name: c.name, base: c.base))) } }
-        for f in fragments { for c in f.chains { for r in c.rules { ops.append(.addRule(chain: c.name, r)) } } }
-        for (map, els) in Ruleset.mergedElements(fragments) { ops.append(.addElements(set: map, els)) }
+        for c in chains { ops.append(.addChain(NFTChainDef(name: c.name, base: c.base))) }
+        for c in chains { for r in c.rules { ops.append(.addRule(chain: c.name, r)) } }
+        for (map, els) in rs.mergedElements { ops.append(.addElements(set: map, els)) }
         return ops
     }
 
@@ -114,9 +117,15 @@ package struct NFTTransaction: Hashable, Sendable {
     /// are touched. Changed chains are flushed and refilled, new ones created, removed ones
     /// flushed and deleted after every reference to them is gone; map elements are added and
     /// deleted one by one.
-    /// - Parameter changed: when given, only these service fragments (and the base) are
-    ///   compared; the caller vouches that the others are unchanged.
-    package static func partial(from old: Ruleset, to new: Ruleset, changed: Set<ServicePortName>? = nil) -> NFTTransaction {
+    /// - Parameters:
+    ///   - changed: when given, only these service fragments (and the base) are compared; the
+    ///     caller vouches that the others are unchanged.
+    ///   - shared: shared objects that appeared (true) or went away (false) between `old` and
+    ///     `new`, when the two do not carry every fragment (the caller tracks them); nil: from
+    ///     the two rulesets' own counts.
+    package static func partial(
+        from old: Ruleset, to new: Ruleset, changed: Set<ServicePortName>? = nil, shared: [SharedKey: Bool]? = nil
+    ) -> NFTTransaction {
         var sets: [NFTOperation] = []
         var newChains: [NFTOperation] = []
         var delElements: [String: [NFTElement]] = [:]
@@ -167,6 +176,33 @@ package struct NFTTransaction: Hashable, Sendable {
         for name in (changed ?? Set(old.services.keys).union(new.services.keys)).sorted() {
             diff(old.services[name], new.services[name])
         }
+
+        // Shared objects: created when their first user appears, deleted with their last.
+        var sharedChanges = shared ?? [:]
+        if shared == nil {
+            for key in Set(old.sharedUsers.keys).union(new.sharedUsers.keys) {
+                let before = old.sharedUsers[key] != nil, after = new.sharedUsers[key] != nil
+                if before != after { sharedChanges[key] = after }
+            }
+        }
+        var sharedChainOps: [NFTOperation] = [], sharedChainDeletions: [NFTOperation] = []
+        for (key, appeared) in sharedChanges.sorted(by: { SharedKey.inOrder($0.key, $1.key) }) {
+            switch key {
+            case .chain(let name):
+                if appeared {
+                    let c = new.sharedChainDefs[name]!
+                    newChains.append(.addChain(NFTChainDef(name: name, base: c.base)))
+                    sharedChainOps.append(contentsOf: c.rules.map { .addRule(chain: name, $0) })
+                } else {
+                    flushes.append(.flushChain(name))
+                    sharedChainDeletions.append(.deleteChain(name))
+                }
+            case .element(let set, let el):
+                if appeared { addElements[set, default: []].append(el) } else { delElements[set, default: []].append(el) }
+            }
+        }
+        rules = sharedChainOps + rules
+        deletions = sharedChainDeletions + deletions
         var ops = sets + newChains
         for map in delElements.keys.sorted() { ops.append(.deleteElements(set: map, delElements[map]!)) }
         ops += flushes + rules

@@ -34,13 +34,13 @@ struct KernelTests {
         let desired = await proxier.desiredRuleset()
         let listed = try ns.chainRules()
         #expect(Set(listed.keys) == desired.chainNames)
-        for f in desired.orderedFragments {
-            for chain in f.chains {
-                #expect(listed[chain.name]?.map(normalize) == chain.rules.map(\.description), "chain \(chain.name)")
-            }
+        for chain in desired.allChains {
+            #expect(listed[chain.name]?.map(normalize) == chain.rules.map(\.description), "chain \(chain.name)")
         }
         let text = try ns.nft("list", "table", "ip", ProxyNFTNames.table).output
-        #expect(text.contains("10.96.0.10 . tcp . 80 : goto \(ProxyNFTNames.serviceChain(svcName("a")))"))
+        #expect(text.contains("10.96.0.10 . tcp . 80 : goto dispatch-cluster-2"))
+        #expect(text.contains("10.96.0.10 . tcp . 80 . 0x00000001 : 10.244.1.6 . 8080"))
+        #expect(text.contains("10.244.1.5 . 10.244.1.5,"))
         #expect(text.contains("10.96.0.12 . tcp . 443 : goto reject-chain"))
         #expect(text.contains("udp . 30053 : goto \(ProxyNFTNames.externalChain(svcName("b", proto: .udp)))"))
         #expect(text.contains("flags dynamic,timeout"))
@@ -55,14 +55,28 @@ struct KernelTests {
         await populate(proxier)
         try await proxier.sync()
         let before = try ns.handles()
+        // A shared-chain service's endpoint change is map elements only: no chain or rule is touched.
         let a = svcName("a")
         await proxier.setEndpoints(a, [EndpointInfo(ip: ip("10.244.1.5"), port: 8080), EndpointInfo(ip: ip("10.244.1.9"), port: 8080)])
-        let r = try await proxier.sync()
-        #expect(!r.full)
+        #expect(try await !proxier.sync().full)
+        #expect(try ns.handles().chains == before.chains && ns.handles().rules == before.rules)
+        let elements = try ns.nft("list", "map", "ip", ProxyNFTNames.table, ProxyNFTNames.serviceEndpointsMap).output
+        #expect(elements.contains("10.96.0.10 . tcp . 80 . 0x00000001 : 10.244.1.9 . 8080") && !elements.contains("10.244.1.6"))
+        let hairpin = try ns.nft("list", "set", "ip", ProxyNFTNames.table, ProxyNFTNames.hairpinSet).output
+        #expect(hairpin.contains("10.244.1.9 . 10.244.1.9") && !hairpin.contains("10.244.1.6"))
+
+        // A service with chains of its own (affinity): its service chain is rewritten, the
+        // removed endpoint's chain goes, nothing else changes.
+        let b = svcName("b", proto: .udp)
+        let kept = EndpointInfo(ip: ip("10.244.1.7"), port: 5353, isLocal: true)
+        let gone = EndpointInfo(ip: ip("10.244.2.7"), port: 5353)
+        let new = EndpointInfo(ip: ip("10.244.2.8"), port: 5353)
+        await proxier.setEndpoints(b, [kept, new])
+        #expect(try await !proxier.sync().full)
         let after = try ns.handles()
-        let changed = ProxyNFTNames.serviceChain(a)
-        let removed = ProxyNFTNames.endpointChain(a, EndpointInfo(ip: ip("10.244.1.6"), port: 8080))
-        let added = ProxyNFTNames.endpointChain(a, EndpointInfo(ip: ip("10.244.1.9"), port: 8080))
+        let changed = ProxyNFTNames.serviceChain(b)
+        let removed = ProxyNFTNames.endpointChain(b, gone)
+        let added = ProxyNFTNames.endpointChain(b, new)
         #expect(after.chains[removed] == nil && after.chains[added] != nil)
         #expect(after.rules[changed] != before.rules[changed])
         for (chain, handles) in before.rules where chain != changed && chain != removed {
@@ -71,13 +85,21 @@ struct KernelTests {
         }
         #expect(Set(try ns.chainRules().keys) == (await proxier.desiredRuleset()).chainNames)
 
-        // Removing a service deletes its chains and elements, nothing else.
-        await proxier.removeService(svcName("b", proto: .udp))
+        // Removing a service deletes its chains and elements, nothing else; the last user of a
+        // shared chain takes it along.
+        await proxier.removeService(b)
         #expect(try await !proxier.sync().full)
-        let listed = try ns.chainRules()
+        var listed = try ns.chainRules()
         #expect(Set(listed.keys) == (await proxier.desiredRuleset()).chainNames)
         #expect(!(try ns.nft("list", "table", "ip", ProxyNFTNames.table).output.contains("30053")))
-        #expect(try ns.handles().rules[ProxyNFTNames.serviceChain(svcName("a"))] == after.rules[changed])
+        #expect(try ns.handles().rules["dispatch-cluster-2"] == after.rules["dispatch-cluster-2"])
+        #expect(listed["dispatch-cluster-2"] != nil)
+        await proxier.removeService(a)
+        #expect(try await !proxier.sync().full)
+        listed = try ns.chainRules()
+        #expect(listed["dispatch-cluster-2"] == nil)
+        #expect(Set(listed.keys) == (await proxier.desiredRuleset()).chainNames)
+        #expect(!(try ns.nft("list", "set", "ip", ProxyNFTNames.table, ProxyNFTNames.hairpinSet).output.contains("10.244.1.9")))
     }
 
     @Test func driftIsRepaired() async throws {
@@ -139,12 +161,17 @@ struct KernelTests {
     @Test func benchmarkSmall() async throws {
         let ns = try TestNetns()
         defer { ns.remove() }
+        let ref = try TestNetns()
+        defer { ref.remove() }
         let result = try await ProxyBench.run(
-            services: 1000, endpointsPerService: 2, fullRuns: 1, partialRuns: 2, settle: .zero, backend: try ns.backend(), netns: ns.name)
+            services: 1000, endpointsPerService: 2, fullRuns: 1, partialRuns: 2, settle: .zero, backend: try ns.backend(),
+            referenceNetns: ref.name)
         print("ProxyBench:", result)
         #expect(result.nftFullLoad.count == 1 && result.nftServiceAdd.count == 2 && result.nftEndpointChange.count == 2)
-        // After ours and nft's partial transactions the kernel holds exactly the desired table.
+        // After the partial syncs each kernel holds exactly its table: ours with the shared
+        // chains, the reference with chains for every service and endpoint.
         #expect(try ns.chainRules().count == result.chains)
+        #expect(try ref.chainRules().count == result.referenceChains && result.referenceChains > 3 * 1000)
     }
 }
 
@@ -155,7 +182,9 @@ struct KernelBenchmarkTests {
     @Test func benchmark10kServices() async throws {
         let ns = try TestNetns()
         defer { ns.remove() }
-        let result = try await ProxyBench.run(services: 10_000, endpointsPerService: 2, backend: try ns.backend(), netns: ns.name)
+        let ref = try TestNetns()
+        defer { ref.remove() }
+        let result = try await ProxyBench.run(services: 10_000, endpointsPerService: 2, backend: try ns.backend(), referenceNetns: ref.name)
         print("ProxyBench:", result)
         #expect(try ns.chainRules().count == result.chains)
     }

@@ -58,31 +58,108 @@ extension NFTStatement {
         #expect(text.contains("map service-ips {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict"))
         #expect(text.contains("ip daddr . meta l4proto . th dport vmap @service-ips"))
         #expect(text.contains("fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"))
-        #expect(text.contains("chain masquerading {\n\t\tmeta mark & 0x4000 == 0 return\n\t\tmeta mark set meta mark ^ 0x4000\n\t\tmasquerade fully-random\n"))
+        #expect(text.contains("map service-endpoints {\n\t\ttypeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . th dport\n"))
+        #expect(text.contains("set hairpin-endpoints {\n\t\ttype ipv4_addr . ipv4_addr\n"))
+        #expect(text.contains("chain masquerading {\n\t\tct status dnat ip saddr . ip daddr @hairpin-endpoints jump mark-for-masquerade\n\t\tmeta mark & 0x4000 == 0 return\n\t\tmeta mark set meta mark ^ 0x4000\n\t\tmasquerade fully-random\n"))
         #expect(text.contains("chain reject-chain {\n\t\treject\n"))
     }
 
-    @Test func clusterIPServiceWithTwoEndpoints() {
+    /// A plain service is map elements only: its ClusterIP goes to the chain shared by all
+    /// services with two endpoints, which picks `numgen random mod 2` in `service-endpoints`.
+    @Test func clusterIPServiceWithTwoEndpointsUsesTheSharedChain() {
         let name = svcName("web")
         let svc = ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.10")], port: 80)
         let eps = [EndpointInfo(ip: ip("10.244.1.6"), port: 8080), EndpointInfo(ip: ip("10.244.1.5"), port: 8080)]
         let f = builder.buildService(svc, endpoints: eps)
-        let svcChain = ProxyNFTNames.serviceChain(name)
-        let sep5 = ProxyNFTNames.endpointChain(name, eps[1])
-        let sep6 = ProxyNFTNames.endpointChain(name, eps[0])
-        #expect(f.elements["service-ips"] == [NFTElement(.ipv4ProtoPort(ip("10.96.0.10"), .tcp, 80), .goto(svcChain))])
-        let chain = f.chains.first { $0.name == svcChain }!
-        #expect(chain.rules.map(\.description) == [
-            "ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-            "numgen random mod 2 0 goto \(sep5)",
-            "goto \(sep6)",
+        #expect(f.chains.isEmpty && f.sets.isEmpty)
+        #expect(f.elements["service-ips"] == [NFTElement(.ipv4ProtoPort(ip("10.96.0.10"), .tcp, 80), .goto("dispatch-cluster-2"))])
+        #expect(f.elements["service-endpoints"] == [
+            NFTElement(.ipv4ProtoPortIndex(ip("10.96.0.10"), .tcp, 80, 0), endpoint: ip("10.244.1.5"), 8080),
+            NFTElement(.ipv4ProtoPortIndex(ip("10.96.0.10"), .tcp, 80, 1), endpoint: ip("10.244.1.6"), 8080),
         ])
-        let sep = f.chains.first { $0.name == sep5 }!
-        #expect(sep.rules.map(\.description) == [
-            "ip saddr 10.244.1.5 jump mark-for-masquerade",
-            "meta l4proto tcp dnat to 10.244.1.5:8080",
+        #expect(f.sharedChains.map(\.name) == ["dispatch-cluster-2"])
+        #expect(f.sharedChains[0].rules.map(\.description) == [
+            "ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+            "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints",
         ])
-        #expect(f.chains.count == 3 && f.sets.isEmpty)
+        #expect(f.sharedElements["hairpin-endpoints"] == [
+            NFTElement(.ipv4Pair(ip("10.244.1.5"), ip("10.244.1.5"))), NFTElement(.ipv4Pair(ip("10.244.1.6"), ip("10.244.1.6"))),
+        ])
+        #expect(f.elements["service-endpoints"]!.map(\.description) == [
+            "10.96.0.10 . tcp . 80 . 0x00000000 : 10.244.1.5 . 8080", "10.96.0.10 . tcp . 80 . 0x00000001 : 10.244.1.6 . 8080",
+        ])
+    }
+
+    /// Affinity or a Local traffic policy needs rules of the service's own: per-service chains.
+    @Test func servicesThatNeedTheirOwnChains() {
+        let one = [EndpointInfo(ip: ip("10.244.1.5"), port: 8080, isLocal: true)]
+        let plain = ServicePortInfo(name: svcName("p"), clusterIPs: [ip("10.96.0.10")], port: 80, nodePort: 30080, externalIPs: [ip("192.0.2.1")])
+        #expect(RulesetBuilder.usesSharedChains(plain, usable: 1))
+        #expect(!RulesetBuilder.usesSharedChains(plain, usable: 0))
+        var sticky = plain
+        sticky.sessionAffinityTimeout = 60
+        var itp = plain
+        itp.internalTrafficPolicy = .local
+        var etp = plain
+        etp.externalTrafficPolicy = .local
+        var etpInternalOnly = etp
+        etpInternalOnly.nodePort = nil
+        etpInternalOnly.externalIPs = []
+        #expect(RulesetBuilder.usesSharedChains(etpInternalOnly, usable: 1))  // the policy has nothing to apply to
+        for svc in [sticky, itp, etp] {
+            #expect(!RulesetBuilder.usesSharedChains(svc, usable: 1))
+            let f = builder.buildService(svc, endpoints: one)
+            #expect(f.sharedChains.isEmpty && f.sharedElements.isEmpty && !f.chains.isEmpty)
+            #expect(f.elements["service-endpoints"] == nil)
+        }
+    }
+
+    /// Services with the same number of endpoints share one chain; it lives as long as one of
+    /// them does, and so does an endpoint's hairpin pair.
+    @Test func sharedObjectsAreCountedAcrossServices() {
+        let a = ServicePortInfo(name: svcName("a"), clusterIPs: [ip("10.96.0.10")], port: 80)
+        let b = ServicePortInfo(name: svcName("b"), clusterIPs: [ip("10.96.0.11")], port: 81)
+        let ep = [EndpointInfo(ip: ip("10.244.1.5"), port: 8080)]
+        var rs = Ruleset(table: "t", base: RulesetFragment())
+        let pair = SharedKey.element(set: "hairpin-endpoints", NFTElement(.ipv4Pair(ip("10.244.1.5"), ip("10.244.1.5"))))
+        #expect(rs.setService(a.name, builder.buildService(a, endpoints: ep)) == [.chain("dispatch-cluster-1"): true, pair: true])
+        #expect(rs.setService(b.name, builder.buildService(b, endpoints: ep)) == [:])
+        #expect(rs.chainNames == ["dispatch-cluster-1"] && rs.sharedUsers[pair] == 2)
+        #expect(rs.setService(a.name, nil) == [:])
+        // b grows to two endpoints: the one-endpoint chain goes, the two-endpoint chain comes.
+        let two = ep + [EndpointInfo(ip: ip("10.244.1.6"), port: 8080)]
+        let pair6 = SharedKey.element(set: "hairpin-endpoints", NFTElement(.ipv4Pair(ip("10.244.1.6"), ip("10.244.1.6"))))
+        #expect(rs.setService(b.name, builder.buildService(b, endpoints: two))
+            == [.chain("dispatch-cluster-1"): false, .chain("dispatch-cluster-2"): true, pair6: true])
+        #expect(rs.setService(b.name, nil).count == 3 && rs.sharedUsers.isEmpty && rs.chainNames.isEmpty)
+        // The whole table renders each shared object once.
+        rs.setService(a.name, builder.buildService(a, endpoints: ep))
+        rs.setService(b.name, builder.buildService(b, endpoints: ep))
+        let text = Ruleset(table: "t", base: builder.buildBase(), services: rs.services).render()
+        #expect(text.components(separatedBy: "chain dispatch-cluster-1 {").count == 2)
+        #expect(text.components(separatedBy: "10.244.1.5 . 10.244.1.5").count == 2)
+    }
+
+    /// One index per endpoint, 0..<N in endpoint order, with N the chain's modulus: every
+    /// endpoint gets 1/N of new connections; NodePort and external IPs get their own entries.
+    @Test func sharedDispatchCoversEveryEndpointOnce() {
+        for n in 1...6 {
+            let eps = (0..<n).map { EndpointInfo(ip: IPv4Address(0x0af4_0100 + UInt32($0)), port: 80) }
+            let svc = ServicePortInfo(name: svcName("n"), clusterIPs: [ip("10.96.0.20")], port: 80, nodePort: 30020, externalIPs: [ip("192.0.2.9")])
+            let f = builder.buildService(svc, endpoints: eps.reversed())
+            #expect(f.sharedChains.map(\.name) == ["dispatch-cluster-\(n)", "dispatch-external-\(n)", "dispatch-nodeport-\(n)"])
+            for chain in f.sharedChains {
+                guard case .dnatMap(_, let modulus, _) = chain.rules.last!.statements[0] else { Issue.record("no dnat map"); continue }
+                #expect(modulus == UInt32(n))
+            }
+            for addr in [ip("10.96.0.20"), ip("192.0.2.9")] {
+                let mine = f.elements["service-endpoints"]!.filter { if case .ipv4ProtoPortIndex(addr, _, _, _) = $0.key { true } else { false } }
+                #expect(mine.map(\.key) == (0..<n).map { .ipv4ProtoPortIndex(addr, .tcp, 80, UInt32($0)) })
+                #expect(mine.map(\.data) == eps.map { .endpoint($0.ip, $0.port) })
+            }
+            #expect(f.elements["nodeport-endpoints"]!.map(\.key) == (0..<n).map { .protoPortIndex(.tcp, 30020, UInt32($0)) })
+            #expect(f.elements["service-nodeports"] == [NFTElement(.protoPort(.tcp, 30020), .goto("dispatch-nodeport-\(n)"))])
+        }
     }
 
     /// The probability rules give every endpoint 1/N: rule i matches with 1/(N-i) of what
@@ -92,7 +169,9 @@ extension NFTStatement {
         for n in 1...7 {
             let eps = (0..<n).map { EndpointInfo(ip: IPv4Address(0x0af4_0100 + UInt32($0)), port: 80) }
             for timeout: UInt32? in [nil, 60] {
-                let svc = ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.20")], port: 80, sessionAffinityTimeout: timeout)
+                // Without affinity, a Local external policy is what keeps the service's own chains.
+                let svc = ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.20")], port: 80, nodePort: 30020,
+                                          sessionAffinityTimeout: timeout, externalTrafficPolicy: timeout == nil ? .local : .cluster)
                 let rules = builder.buildService(svc, endpoints: eps).chains.first { $0.name == ProxyNFTNames.serviceChain(name) }!.rules
                     .filter { $0.statements.last?.gotoTarget?.hasPrefix("sep-") == true }
                 let affinity = timeout == nil ? 0 : n
@@ -141,7 +220,7 @@ extension NFTStatement {
         let f = builder.buildService(svc, endpoints: [ep])
         let set = ProxyNFTNames.affinitySet(name, ep, timeout: 10800)
         let sep = ProxyNFTNames.endpointChain(name, ep)
-        #expect(f.sets == [NFTSetDef(name: set, keyType: .ipv4, isVerdictMap: false, timeoutSeconds: 10800)])
+        #expect(f.sets == [NFTSetDef(name: set, keyType: .ipv4, timeoutSeconds: 10800)])
         let svcRules = f.chains.first { $0.name == ProxyNFTNames.serviceChain(name) }!.rules.map(\.description)
         #expect(svcRules.contains("ip saddr @\(set) goto \(sep)"))
         let sepRules = f.chains.first { $0.name == sep }!.rules.map(\.description)
@@ -174,11 +253,22 @@ extension NFTStatement {
         let name = svcName("npc")
         let svc = ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.14")], port: 80, nodePort: 30081, externalIPs: [ip("192.0.2.7")])
         let f = builder.buildService(svc, endpoints: [EndpointInfo(ip: ip("10.244.2.1"), port: 80)])
+        #expect(f.sharedChains.first { $0.name == "dispatch-external-1" }!.rules.map(\.description) == [
+            "jump mark-for-masquerade", "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints",
+        ])
+        #expect(f.sharedChains.first { $0.name == "dispatch-nodeport-1" }!.rules.map(\.description) == [
+            "jump mark-for-masquerade", "dnat ip to meta l4proto . th dport . numgen random mod 1 map @nodeport-endpoints",
+        ])
+        #expect(f.elements["service-ips"]!.contains(NFTElement(.ipv4ProtoPort(ip("192.0.2.7"), .tcp, 80), .goto("dispatch-external-1"))))
+        // With affinity the service keeps its own external chain: mark, then its service chain.
+        var sticky = svc
+        sticky.sessionAffinityTimeout = 30
+        let g = builder.buildService(sticky, endpoints: [EndpointInfo(ip: ip("10.244.2.1"), port: 80)])
         let ext = ProxyNFTNames.externalChain(name)
-        #expect(f.chains.first { $0.name == ext }!.rules.map(\.description) == [
+        #expect(g.chains.first { $0.name == ext }!.rules.map(\.description) == [
             "jump mark-for-masquerade", "goto \(ProxyNFTNames.serviceChain(name))",
         ])
-        #expect(f.elements["service-ips"]!.contains(NFTElement(.ipv4ProtoPort(ip("192.0.2.7"), .tcp, 80), .goto(ext))))
+        #expect(g.elements["service-ips"]!.contains(NFTElement(.ipv4ProtoPort(ip("192.0.2.7"), .tcp, 80), .goto(ext))))
     }
 
     @Test func internalTrafficPolicyLocalWithoutLocalEndpointsDrops() {
@@ -194,6 +284,9 @@ extension NFTStatement {
         let b = RulesetBuilder(config: ProxyConfig())
         let name = svcName("web")
         let f = b.buildService(ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.10")], port: 80), endpoints: [EndpointInfo(ip: ip("10.244.1.5"), port: 80)])
-        #expect(f.chains.first { $0.name == ProxyNFTNames.serviceChain(name) }!.rules.count == 1)
+        #expect(f.sharedChains.first { $0.name == "dispatch-cluster-1" }!.rules.count == 1)
+        let g = b.buildService(ServicePortInfo(name: name, clusterIPs: [ip("10.96.0.10")], port: 80, sessionAffinityTimeout: 5),
+                               endpoints: [EndpointInfo(ip: ip("10.244.1.5"), port: 80)])
+        #expect(g.chains.first { $0.name == ProxyNFTNames.serviceChain(name) }!.rules.count == 2)  // affinity lookup + goto
     }
 }

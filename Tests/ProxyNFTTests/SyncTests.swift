@@ -1,8 +1,11 @@
 import Testing
 @testable import ProxyNFT
 
-func webService(_ i: Int, nodePort: UInt16? = nil) -> ServicePortInfo {
-    ServicePortInfo(name: svcName("web-\(i)"), clusterIPs: [IPv4Address(0x0a60_0100 + UInt32(i))], port: 80, nodePort: nodePort)
+/// `ownChains`: with `externalTrafficPolicy: Local` (and a node port, 30000 + i unless given),
+/// so the service keeps per-service chains instead of the shared ones.
+func webService(_ i: Int, nodePort: UInt16? = nil, ownChains: Bool = false) -> ServicePortInfo {
+    ServicePortInfo(name: svcName("web-\(i)"), clusterIPs: [IPv4Address(0x0a60_0100 + UInt32(i))], port: 80,
+                    nodePort: nodePort ?? (ownChains ? UInt16(30000 + i) : nil), externalTrafficPolicy: ownChains ? .local : .cluster)
 }
 
 func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
@@ -30,11 +33,40 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
         let firstRule = lines.firstIndex { $0.hasPrefix("add rule") }!
         #expect(lastChain < firstRule)
         #expect(lines.allSatisfy { $0.contains("ip swiftlet-proxy") })
-        #expect(lines.last!.hasPrefix("add element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 : goto svc-"))
+        #expect(lines.last! == "add element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 : goto dispatch-cluster-1 }")
+        #expect(lines.contains("add chain ip swiftlet-proxy dispatch-cluster-1"))
+    }
+
+    /// A plain service gaining an endpoint: map elements, and the two-endpoint chain the first
+    /// time a service needs it; the one-endpoint chain stays (other services use it).
+    @Test func partialSyncOfASharedChainServiceIsElements() {
+        let services = (0..<3).map { webService($0) }
+        let before = ruleset(services, [:])
+        let after = ruleset(services, [1: 2])
+        #expect(NFTTransaction.partial(from: before, to: after).render() == """
+            add chain ip swiftlet-proxy dispatch-cluster-2
+            delete element ip swiftlet-proxy service-ips { 10.96.1.1 . tcp . 80 }
+            add rule ip swiftlet-proxy dispatch-cluster-2 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+            add rule ip swiftlet-proxy dispatch-cluster-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints
+            add element ip swiftlet-proxy hairpin-endpoints { 10.244.1.17 . 10.244.1.17 }
+            add element ip swiftlet-proxy service-endpoints { 10.96.1.1 . tcp . 80 . 0x00000001 : 10.244.1.17 . 8080 }
+            add element ip swiftlet-proxy service-ips { 10.96.1.1 . tcp . 80 : goto dispatch-cluster-2 }
+
+            """)
+        // Another service with two endpoints: elements only.
+        let third = ruleset(services, [1: 2, 2: 2])
+        let lines = NFTTransaction.partial(from: after, to: third).render().split(separator: "\n")
+        #expect(lines.allSatisfy { $0.hasPrefix("add element") || $0.hasPrefix("delete element") }, "\(lines)")
+        // Back to one endpoint each: the two-endpoint chain goes, after the elements that use it.
+        let back = NFTTransaction.partial(from: third, to: before).render().split(separator: "\n").map(String.init)
+        #expect(back.suffix(2) == ["flush chain ip swiftlet-proxy dispatch-cluster-2", "delete chain ip swiftlet-proxy dispatch-cluster-2"]
+            || back.last == "delete chain ip swiftlet-proxy dispatch-cluster-2")
+        let deleteChain = back.firstIndex(of: "delete chain ip swiftlet-proxy dispatch-cluster-2")!
+        #expect(back[..<deleteChain].contains("delete element ip swiftlet-proxy service-ips { 10.96.1.1 . tcp . 80, 10.96.1.2 . tcp . 80 }"))
     }
 
     @Test func partialSyncTouchesOnlyTheChangedService() {
-        let services = (0..<3).map { webService($0) }
+        let services = (0..<3).map { webService($0, ownChains: true) }
         let before = ruleset(services, [:])
         let after = ruleset(services, [1: 2])
         let tx = NFTTransaction.partial(from: before, to: after)
@@ -56,14 +88,15 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
     }
 
     @Test func removedServiceLosesElementsBeforeItsChains() {
-        let services = (0..<2).map { webService($0, nodePort: UInt16(30000 + $0)) }
+        let services = (0..<2).map { webService($0, ownChains: true) }
         let before = ruleset(services, [:])
         var after = before
-        after.services[services[0].name] = nil
+        after.setService(services[0].name, nil)
         let lines = NFTTransaction.partial(from: before, to: after).render().split(separator: "\n").map(String.init)
-        #expect(lines.first == "delete element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 }")
-        #expect(lines[1] == "delete element ip swiftlet-proxy service-nodeports { tcp . 30000 }")
-        #expect(lines.filter { $0.hasPrefix("delete chain") }.count == 3)  // svc, ext, sep
+        // (No endpoint is local: the node port drops, so there is no ext chain.)
+        #expect(lines.first == "delete element ip swiftlet-proxy no-endpoint-nodeports { tcp . 30000 }")
+        #expect(lines[1] == "delete element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 }")
+        #expect(lines.filter { $0.hasPrefix("delete chain") }.count == 2)  // svc, sep
         let firstDelete = lines.firstIndex { $0.hasPrefix("delete chain") }!
         #expect(lines[..<firstDelete].allSatisfy { !$0.hasPrefix("delete chain") })
         #expect(lines[firstDelete...].allSatisfy { $0.hasPrefix("delete chain") })
@@ -73,7 +106,7 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
         let svc = webService(0)
         let before = ruleset([svc], [:])
         var after = before
-        after.services[svc.name] = builder.buildService(svc, endpoints: [])
+        after.setService(svc.name, builder.buildService(svc, endpoints: []))
         let text = NFTTransaction.partial(from: before, to: after).render()
         #expect(text.contains("delete element ip swiftlet-proxy service-ips { 10.96.1.0 . tcp . 80 }"))
         #expect(text.contains("add element ip swiftlet-proxy no-endpoint-services { 10.96.1.0 . tcp . 80 : goto reject-chain }"))
@@ -151,7 +184,7 @@ func eps(_ i: Int, _ n: Int) -> [EndpointInfo] {
         await proxier.setEndpoints(webService(0).name, eps(0, 1))
         try await proxier.sync()
         #expect(try await proxier.sync(checkDrift: true) == .init(full: false, operations: 0, driftRepaired: false))
-        fake.chains?.remove(ProxyNFTNames.serviceChain(webService(0).name))  // somebody deleted a chain
+        fake.chains?.remove("dispatch-cluster-1")  // somebody deleted a chain
         let r = try await proxier.sync(checkDrift: true)
         #expect(r.full && r.driftRepaired)
         fake.chains = nil  // somebody deleted the table
