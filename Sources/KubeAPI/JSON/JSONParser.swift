@@ -77,12 +77,15 @@ public struct JSONParser {
         try enter()
         defer { depth -= 1 }
         i += 1
-        var obj: [String: JSONValue] = [:]
         skipWS()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
             i += 1
-            return .object(obj)
+            return .emptyObject
         }
+        // Members are gathered first and the dictionary made once at its final size: filled
+        // key by key it would rehash at every doubling.
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(8)
         while true {
             skipWS()
             guard i < bytes.count else { throw error("unexpected end of JSON input") }
@@ -96,7 +99,7 @@ public struct JSONParser {
             }
             i += 1
             skipWS()
-            obj[key] = try parseValue()
+            members.append((key, try parseValue()))
             skipWS()
             guard i < bytes.count else { throw error("unexpected end of JSON input") }
             if bytes[i] == UInt8(ascii: ",") {
@@ -105,7 +108,7 @@ public struct JSONParser {
             }
             if bytes[i] == UInt8(ascii: "}") {
                 i += 1
-                return .object(obj)
+                return .object(Dictionary(members, uniquingKeysWith: { _, last in last }))
             }
             throw error("invalid character '\(charDesc())' after object key:value pair")
         }

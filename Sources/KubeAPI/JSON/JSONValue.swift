@@ -69,6 +69,9 @@ extension JSONValue {
                 if let newValue { self = .object([key: newValue]) }
                 return
             }
+            // `o` shares its storage with `self` until `self` lets go: without this, every
+            // key set would copy the whole dictionary.
+            self = .null
             o[key] = newValue
             self = .object(o)
         }
@@ -90,6 +93,12 @@ extension JSONValue {
 
     /// Writes a value at a path, creating intermediate objects; `nil` removes the key.
     public mutating func setValue(_ value: JSONValue?, at path: [String]) {
+        setValue(value, at: path[...])
+    }
+
+    /// Works in place: each level's dictionary is taken out of `self` before it is changed, so
+    /// nothing on the path is copied.
+    private mutating func setValue(_ value: JSONValue?, at path: ArraySlice<String>) {
         guard let first = path.first else {
             if let value { self = value }
             return
@@ -98,10 +107,12 @@ extension JSONValue {
             self[first] = value
             return
         }
-        var child = self[first] ?? .emptyObject
-        if child.objectValue == nil { child = .emptyObject }
-        child.setValue(value, at: Array(path.dropFirst()))
-        self[first] = child
+        var o: [String: JSONValue]
+        if case .object(let existing) = self { o = existing } else { o = [:] }
+        self = .null
+        if o[first]?.objectValue == nil { o[first] = .emptyObject }
+        o[first]!.setValue(value, at: path.dropFirst())
+        self = .object(o)
     }
 }
 

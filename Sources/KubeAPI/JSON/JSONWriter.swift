@@ -27,10 +27,14 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
+            // Keys in order: sort the dictionary's indices (no copy of the entries).
+            var order = Array(o.indices)
+            order.sort { o[$0].key < o[$1].key }
             var first = true
-            for (k, v) in o.sorted(by: { $0.key < $1.key }) {
+            for i in order {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
+                let (k, v) = o[i]
                 writeString(k, into: &out)
                 out.append(UInt8(ascii: ":"))
                 write(v, into: &out)

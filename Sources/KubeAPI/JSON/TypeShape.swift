@@ -16,7 +16,7 @@ public final class TypeShape: @unchecked Sendable {
         case quantity, intOrString, any
         case array(TypeShape)
         case map(TypeShape)
-        case object([Field], captureUnknown: Bool)
+        case object(ObjectFields, captureUnknown: Bool)
         case decoded(any Decodable.Type)
         case unresolved
     }
@@ -25,6 +25,21 @@ public final class TypeShape: @unchecked Sendable {
         let key: String
         let shape: TypeShape
         let required: Bool
+    }
+
+    /// A model's fields in declaration order (the decoder's order, which decides the first
+    /// error), with the index of each key and the positions of the required ones: an object is
+    /// checked by the keys it has, not by every field its model declares.
+    struct ObjectFields {
+        let fields: [Field]
+        let index: [String: Int]
+        let required: [Int]
+
+        init(_ fields: [Field]) {
+            self.fields = fields
+            index = Dictionary(fields.enumerated().map { ($0.element.key, $0.offset) }, uniquingKeysWith: { first, _ in first })
+            required = fields.indices.filter { fields[$0].required }
+        }
     }
 
     // Written only while `Builder` compiles the shape, read-only once `of` returns it.
@@ -114,27 +129,37 @@ public final class TypeShape: @unchecked Sendable {
                 try value.check(o[k]!, &path, &unknown)
                 path.removeLast()
             }
-        case .object(let fields, let captureUnknown):
+        case .object(let model, let captureUnknown):
             guard case .object(let o) = v else { throw mismatch(v, "object", path) }
-            var declaredPresent = 0
-            for f in fields {
-                path.append(.key(f.key))
-                defer { path.removeLast() }
-                guard let fv = o[f.key] else {
-                    if f.required { throw JSONValueDecodingError(path: Self.pathString(path), message: "required field is missing") }
-                    continue
-                }
-                declaredPresent += 1
-                if fv.isNull, !f.required { continue }
-                try f.shape.check(fv, &path, &unknown)
+            let fields = model.fields
+            // The keys present, in declaration order; missing required fields interleaved so
+            // the first problem in that order is the one reported, as the decoder would.
+            var present: [(index: Int, value: JSONValue)] = []
+            present.reserveCapacity(o.count)
+            var undeclared: [String] = []
+            for (k, fv) in o {
+                if let i = model.index[k] { present.append((i, fv)) } else if captureUnknown { undeclared.append(k) }
             }
-            if captureUnknown, o.count > declaredPresent {
-                let declared = Set(fields.map(\.key))
-                for k in o.keys.sorted() where !declared.contains(k) {
-                    path.append(.key(k))
-                    unknown.append(Self.pathString(path))
-                    path.removeLast()
-                }
+            present.sort { $0.index < $1.index }
+            func missing(_ i: Int) -> JSONValueDecodingError {
+                path.append(.key(fields[i].key))
+                defer { path.removeLast() }
+                return JSONValueDecodingError(path: Self.pathString(path), message: "required field is missing")
+            }
+            var nextRequired = 0
+            for (i, fv) in present {
+                while nextRequired < model.required.count, model.required[nextRequired] < i { throw missing(model.required[nextRequired]) }
+                if nextRequired < model.required.count, model.required[nextRequired] == i { nextRequired += 1 }
+                if fv.isNull, !fields[i].required { continue }
+                path.append(.key(fields[i].key))
+                defer { path.removeLast() }
+                try fields[i].shape.check(fv, &path, &unknown)
+            }
+            if nextRequired < model.required.count { throw missing(model.required[nextRequired]) }
+            for k in undeclared.sorted() {
+                path.append(.key(k))
+                unknown.append(Self.pathString(path))
+                path.removeLast()
             }
         case .decoded(let t):
             let prefix = Self.pathString(path)
@@ -184,7 +209,7 @@ public final class TypeShape: @unchecked Sendable {
             do { _ = try t.init(from: ShapeProbeDecoder(rec: rec)) } catch { return .decoded(t) }
             if rec.followed == false { return .decoded(t) }
             let fields = rec.fields.map { Field(key: $0.key, shape: shape(of: $0.type), required: $0.required) }
-            return .object(fields, captureUnknown: rec.captureUnknown)
+            return .object(ObjectFields(fields), captureUnknown: rec.captureUnknown)
         }
     }
 }

@@ -265,17 +265,18 @@ public enum Patch {
         switch v {
         case .object(let o):
             var r: [String: JSONValue] = [:]
+            r.reserveCapacity(o.count)
             for (k, x) in o {
                 if field.isEmpty, k == "apiVersion" || k == "kind" { continue }
                 if field.isEmpty, k == "metadata" {
                     var m: [String: JSONValue] = [:]
                     for mk in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                        if let mv = x[mk] { m["f:\(mk)"] = fieldsV1(mv, field: mk) }
+                        if let mv = x[mk] { m["f:" + mk] = fieldsV1(mv, field: mk) }
                     }
                     if !m.isEmpty { r["f:metadata"] = .object(m) }
                     continue
                 }
-                r["f:\(k)"] = fieldsV1(x, field: k)
+                r["f:" + k] = fieldsV1(x, field: k)
             }
             return .object(r)
         case .array(let a):
