@@ -108,7 +108,9 @@ public struct JSONParser {
             }
             if bytes[i] == UInt8(ascii: "}") {
                 i += 1
-                return .object(Dictionary(members, uniquingKeysWith: { _, last in last }))
+                var obj = [String: JSONValue](minimumCapacity: members.count)
+                for (k, v) in members { obj[k] = v }  // a repeated key: the last one wins
+                return .object(obj)
             }
             throw error("invalid character '\(charDesc())' after object key:value pair")
         }

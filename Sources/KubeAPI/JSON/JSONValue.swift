@@ -77,6 +77,28 @@ extension JSONValue {
         }
     }
 
+    /// Changes the value at `key` (nil: absent) in place, without copying it out of this
+    /// object first: the way to edit a nested object or array.
+    public mutating func withValue<R>(at key: String, _ body: (inout JSONValue?) throws -> R) rethrows -> R {
+        guard case .object(var o) = self else {
+            var v: JSONValue? = nil
+            let r = try body(&v)
+            if let v { self = .object([key: v]) }
+            return r
+        }
+        self = .null
+        defer { self = .object(o) }
+        return try body(&o[key])
+    }
+
+    /// Changes every element of an array in place (nothing for other values).
+    public mutating func withElements(_ body: (inout JSONValue) throws -> Void) rethrows {
+        guard case .array(var a) = self else { return }
+        self = .null
+        defer { self = .array(a) }
+        for i in a.indices { try body(&a[i]) }
+    }
+
     /// Reads a value at a dotted path of object keys (`metadata.name`).
     public func value(at path: [String]) -> JSONValue? {
         var cur: JSONValue = self

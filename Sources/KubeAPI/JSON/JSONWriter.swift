@@ -27,17 +27,19 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            // Keys in order: sort the dictionary's indices (no copy of the entries).
-            var order = Array(o.indices)
-            order.sort { o[$0].key < o[$1].key }
+            // Keys in order: sort (key, index) pairs, not copies of the entries (keys are
+            // mostly small strings stored inline, so the pairs cost no retains).
+            var order: [(key: String, index: Dictionary<String, JSONValue>.Index)] = []
+            order.reserveCapacity(o.count)
+            for i in o.indices { order.append((o[i].key, i)) }
+            order.sort { $0.key < $1.key }
             var first = true
-            for i in order {
+            for (k, i) in order {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                let (k, v) = o[i]
                 writeString(k, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(v, into: &out)
+                write(o[i].value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -310,33 +310,14 @@ extension APIServer {
             allocated = try await allocateService(r, &obj, name: name, previous: old)
         }
         // generation follows spec changes
-        var specOld = old
-        var specNew = obj
-        for k in ["metadata", "status", "apiVersion", "kind"] {
-            specOld[k] = nil
-            specNew[k] = nil
-        }
-        if specOld != specNew, let g = old.value(at: ["metadata", "generation"])?.intValue {
+        if !Self.sameObject(old, obj, ignoring: Self.notSpec), let g = old.value(at: ["metadata", "generation"])?.intValue {
             obj.setValue(.int(g + 1), at: ["metadata", "generation"])
         }
         let now = Self.now()
         recordManagedFields(&obj, old: old, manager: options.fieldManager, operation: operation, config: config,
                             apiVersion: r.groupVersion, time: now, subresource: options.subresource)
         if r.group == "apiextensions.k8s.io", options.subresource == nil { obj["status"] = Self.crdStatus(obj) }
-        // managed fields' timestamps alone do not make a change (a new owner does)
-        func comparable(_ o: JSONValue) -> JSONValue {
-            var o = o
-            o.setValue(nil, at: ["metadata", "resourceVersion"])
-            if let entries = o.value(at: ["metadata", "managedFields"])?.arrayValue {
-                o.setValue(.array(entries.map { e in
-                    var e = e
-                    e["time"] = nil
-                    return e
-                }), at: ["metadata", "managedFields"])
-            }
-            return o
-        }
-        if comparable(old) == comparable(obj) {
+        if Self.sameStoredObject(old, obj) {
             // no-op update: return the stored object unchanged, as upstream does
             return WriteResult(object: old)
         }
@@ -373,6 +354,33 @@ extension APIServer {
             await release(allocated)
             throw APIError.notFound(r, name)
         }
+    }
+
+    /// The top-level keys that are not the object's spec, for `generation`.
+    static let notSpec: Set<String> = ["metadata", "status", "apiVersion", "kind"]
+
+    /// Whether two objects are equal apart from the keys in `ignoring` (compared in place: no
+    /// copy of either with those keys removed).
+    static func sameObject(_ a: JSONValue, _ b: JSONValue, ignoring: Set<String>) -> Bool {
+        guard case .object(let x) = a, case .object(let y) = b else { return a == b }
+        for (k, v) in x where !ignoring.contains(k) {
+            guard let w = y[k], v == w else { return false }
+        }
+        for k in y.keys where !ignoring.contains(k) && x[k] == nil { return false }
+        return true
+    }
+
+    /// Whether an update changes nothing that is stored: `metadata.resourceVersion` and the
+    /// managed fields' timestamps alone do not count (a new owner does).
+    static func sameStoredObject(_ old: JSONValue, _ new: JSONValue) -> Bool {
+        guard sameObject(old, new, ignoring: ["metadata"]) else { return false }
+        let m = old["metadata"] ?? .null, n = new["metadata"] ?? .null
+        guard sameObject(m, n, ignoring: ["resourceVersion", "managedFields"]) else { return false }
+        let e = m["managedFields"]?.arrayValue, f = n["managedFields"]?.arrayValue
+        guard let e, let f else { return m["managedFields"] == n["managedFields"] }
+        guard e.count == f.count else { return false }
+        for (a, b) in zip(e, f) where !sameObject(a, b, ignoring: ["time"]) { return false }
+        return true
     }
 
     static func immutabilityErrors(_ r: ResourceInfo, old: JSONValue, new: JSONValue) -> [FieldError] {

@@ -113,12 +113,16 @@ public final class APIServer: Sendable {
 
     static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
         guard let first = needle.first, hay.count >= needle.count else { return nil }
-        var i = 0
-        let last = hay.count - needle.count
-        return hay.withUnsafeBufferPointer { h in
-            needle.withUnsafeBufferPointer { n in
+        return hay.withUnsafeBytes { h in
+            needle.withUnsafeBytes { n in
+                // memchr to each candidate first byte, memcmp there.
+                let base = h.baseAddress!
+                var i = 0
+                let last = h.count - n.count
                 while i <= last {
-                    if h[i] == first && memcmp(h.baseAddress! + i, n.baseAddress!, n.count) == 0 { return i }
+                    guard let p = memchr(base + i, Int32(first), last - i + 1) else { return nil }
+                    i = base.distance(to: UnsafeRawPointer(p))
+                    if memcmp(base + i, n.baseAddress!, n.count) == 0 { return i }
                     i += 1
                 }
                 return nil
@@ -137,6 +141,8 @@ public final class APIServer: Sendable {
         try JSONParser.parse(kv.value)
     }
 
+    private static let deletionTimestampBytes = Array("\"deletionTimestamp\"".utf8)
+
     func namespaceCheck(_ r: ResourceInfo, _ namespace: String?, name: String) async throws {
         guard r.namespaced else { return }
         guard let namespace, !namespace.isEmpty else {
@@ -146,7 +152,10 @@ public final class APIServer: Sendable {
         guard let kv = try await store.get(nsKey) else {
             throw APIError.notFound(qualified: "namespaces", group: "", kind: "namespaces", namespace)
         }
-        if let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil {
+        // Parsed only when the bytes can hold a deletion timestamp (every create asks).
+        if Self.find(Self.deletionTimestampBytes, in: kv.value) != nil, let o = try? JSONParser.parse(kv.value),
+            o.value(at: ["metadata", "deletionTimestamp"]) != nil
+        {
             throw APIError.forbidden(r, name, "unable to create new content in namespace \(namespace) because it is being terminated")
         }
     }

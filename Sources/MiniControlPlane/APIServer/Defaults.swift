@@ -6,9 +6,8 @@ public enum Defaults {
     public static func apply(_ r: ResourceInfo, _ obj: inout JSONValue) throws {
         switch (r.group, r.resource) {
         case ("", "pods"):
-            if var spec = obj["spec"] {
-                podSpec(&spec, isTemplate: false)
-                obj["spec"] = spec
+            obj.withValue(at: "spec") { spec in
+                if spec != nil { podSpec(&spec!, isTemplate: false) }
             }
             if obj.value(at: ["status", "phase"]) == nil {
                 obj.setValue("Pending", at: ["status", "phase"])
@@ -143,36 +142,36 @@ public enum Defaults {
             spec["tolerations"] = .array(tol)
         }
         for field in ["containers", "initContainers"] {
-            guard var cs = spec[field]?.arrayValue else { continue }
-            for i in cs.indices {
-                if cs[i]["terminationMessagePath"] == nil { cs[i]["terminationMessagePath"] = "/dev/termination-log" }
-                if cs[i]["terminationMessagePolicy"] == nil { cs[i]["terminationMessagePolicy"] = "File" }
-                if cs[i]["resources"] == nil { cs[i]["resources"] = [:] }
-                if cs[i]["imagePullPolicy"] == nil {
-                    let image = cs[i]["image"]?.stringValue ?? ""
-                    let last = image.split(separator: "/").last.map(String.init) ?? image
-                    let latest = !last.contains(":") && !image.contains("@") || image.hasSuffix(":latest")
-                    cs[i]["imagePullPolicy"] = latest ? "Always" : "IfNotPresent"
-                }
-                if var ports = cs[i]["ports"]?.arrayValue {
-                    for j in ports.indices where ports[j]["protocol"] == nil { ports[j]["protocol"] = "TCP" }
-                    cs[i]["ports"] = .array(ports)
-                }
-                for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-                    guard var p = cs[i][probe] else { continue }
-                    if p["timeoutSeconds"] == nil { p["timeoutSeconds"] = 1 }
-                    if p["periodSeconds"] == nil { p["periodSeconds"] = 10 }
-                    if p["successThreshold"] == nil { p["successThreshold"] = 1 }
-                    if p["failureThreshold"] == nil { p["failureThreshold"] = 3 }
-                    if var h = p["httpGet"], h["scheme"] == nil {
-                        h["scheme"] = "HTTP"
-                        if h["path"] == nil { h["path"] = "/" }
-                        p["httpGet"] = h
+            spec.withValue(at: field) { cs in
+                cs?.withElements { c in
+                    if c["terminationMessagePath"] == nil { c["terminationMessagePath"] = "/dev/termination-log" }
+                    if c["terminationMessagePolicy"] == nil { c["terminationMessagePolicy"] = "File" }
+                    if c["resources"] == nil { c["resources"] = [:] }
+                    if c["imagePullPolicy"] == nil {
+                        let image = c["image"]?.stringValue ?? ""
+                        let last = image.split(separator: "/").last.map(String.init) ?? image
+                        let latest = !last.contains(":") && !image.contains("@") || image.hasSuffix(":latest")
+                        c["imagePullPolicy"] = latest ? "Always" : "IfNotPresent"
                     }
-                    cs[i][probe] = p
+                    c.withValue(at: "ports") { ports in
+                        ports?.withElements { p in if p["protocol"] == nil { p["protocol"] = "TCP" } }
+                    }
+                    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                        c.withValue(at: probe) { p in
+                            guard p != nil else { return }
+                            if p!["timeoutSeconds"] == nil { p!["timeoutSeconds"] = 1 }
+                            if p!["periodSeconds"] == nil { p!["periodSeconds"] = 10 }
+                            if p!["successThreshold"] == nil { p!["successThreshold"] = 1 }
+                            if p!["failureThreshold"] == nil { p!["failureThreshold"] = 3 }
+                            p!.withValue(at: "httpGet") { h in
+                                guard h != nil, h!["scheme"] == nil else { return }
+                                h!["scheme"] = "HTTP"
+                                if h!["path"] == nil { h!["path"] = "/" }
+                            }
+                        }
+                    }
                 }
             }
-            spec[field] = .array(cs)
         }
     }
 
