@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "NodeAgent",
             dependencies: [
-                "KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins",
+                "KubeAPI", "PLEG", "Runtime", "CNI", "CSI", "DevicePlugins", "CShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

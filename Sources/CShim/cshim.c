@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "cshim.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -70,4 +71,8 @@ int swl_cgroup_device_filter(const char *cgroup_dir, const void *insns, unsigned
         return -1;
     }
     return 0;
+}
+
+int swl_malloc_trim(void) {
+    return malloc_trim(0);
 }

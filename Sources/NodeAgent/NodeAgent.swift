@@ -133,6 +133,7 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
                         .run(every: config.containerLogMonitorInterval)
                 }
                 g.addTask { await lease.run(nodeUID: node.metadata.uid) }
+                g.addTask { await MemoryTrimmer.run() }
                 g.addTask {
                     do { try await KubeletServer.run(address: config.kubeletAddress, port: config.kubeletPort, source: source, logger: logger) } catch {
                         logger.error("kubelet API on \(config.kubeletAddress):\(config.kubeletPort): \(error)")

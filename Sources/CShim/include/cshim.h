@@ -18,3 +18,7 @@ int swl_pipe_cloexec(int fds[2]);
 /// `cgroup_dir` (BPF_CGROUP_DEVICE, no flags: attaching again replaces it). Returns 0, or -1
 /// with errno set and a message (with the verifier's log when it refused) in `err`.
 int swl_cgroup_device_filter(const char *cgroup_dir, const void *insns, unsigned count, char *err, size_t errlen);
+
+/// malloc_trim(3): returns the heap's free pages to the kernel (all arenas). Returns 1 when
+/// memory was released.
+int swl_malloc_trim(void);
