@@ -114,8 +114,8 @@ k -n demo get deploy,rs,pods,svc,endpointslices -o wide
 IP="$(k -n demo get svc web -o 'jsonpath={.spec.clusterIP}')"
 # The proxy programs a change within its --min-sync-period (1 s), as kube-proxy does.
 for _ in $(seq 50); do in_netns curl -s --max-time 1 -o /dev/null "http://$IP/" && break; sleep 0.2; done
-echo "run: curl http://$IP/ (the ClusterIP) from the node, 8 times:"
-for i in $(seq 8); do
+echo "run: curl http://$IP/ (the ClusterIP) from the node, 12 times:"
+for i in $(seq 12); do
   printf '  %s: ' "$i"
   in_netns curl -s --max-time 3 "http://$IP/" || echo "(no answer)"
 done
