@@ -102,6 +102,28 @@ struct KernelTests {
         #expect(!(try ns.nft("list", "set", "ip", ProxyNFTNames.table, ProxyNFTNames.hairpinSet).output.contains("10.244.1.9")))
     }
 
+    /// `Ruleset.render()` is what people read and what `nft -f` can load: the same chains and
+    /// rules come back, and the endpoint maps' elements with them.
+    @Test func renderedTableLoadsWithNft() async throws {
+        let ns = try TestNetns()
+        defer { ns.remove() }
+        let proxier = Proxier(config: config, backend: FakeNFTables())
+        await populate(proxier)
+        let desired = await proxier.desiredRuleset()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sl-nft-render-\(getpid()).nft").path
+        try desired.render().write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try ns.nft("-f", path)
+        #expect(r.status == 0, "\(r.output)")
+        let listed = try ns.chainRules()
+        #expect(Set(listed.keys) == desired.chainNames)
+        for chain in desired.allChains {
+            #expect(listed[chain.name]?.map(normalize) == chain.rules.map(\.description), "chain \(chain.name)")
+        }
+        let map = try ns.nft("list", "map", "ip", ProxyNFTNames.table, ProxyNFTNames.serviceEndpointsMap).output
+        #expect(map.contains("10.96.0.10 . tcp . 80 . 1 : 10.244.1.6 . 8080"), "\(map)")
+    }
+
     @Test func driftIsRepaired() async throws {
         let ns = try TestNetns()
         defer { ns.remove() }
