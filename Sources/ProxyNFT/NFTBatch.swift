@@ -167,20 +167,19 @@ final class NFTEncoder {
         encode(.addTable)
         encode(.deleteTable)
         encode(.addTable)
-        let fragments = rs.orderedFragments
-        let chains = fragments.flatMap(\.chains) + rs.sharedChains
-        for f in fragments { for s in f.sets { encode(.addSet(s)) } }
-        for c in chains {
+        let content = rs.content()
+        for s in content.sets { encode(.addSet(s)) }
+        for c in content.chains {
             addChain(c.name, c.base)
             index += 1
         }
-        for c in chains {
+        for c in content.chains {
             for r in c.rules {
                 addRule(c.name, r)
                 index += 1
             }
         }
-        for (map, els) in Ruleset.mergedElements(fragments, shared: rs.sharedElements) {
+        for (map, els) in content.elements {
             elements(map, els, add: true)
             index += 1
         }

@@ -106,13 +106,13 @@ package enum ProxyBench {
                 eps[service(i).name] = endpoints(i, count: endpointsPerService)
             }
             let build = clock.measure { _ = builder.build(services: services, endpoints: eps) }
-            let rules = ruleset.allChains.reduce(0) { $0 + $1.rules.count }
+            let rules = ruleset.content().chains.reduce(0) { $0 + $1.rules.count }
             r = Result(services: count, endpointsPerService: endpointsPerService, chains: ruleset.chainNames.count,
                        rules: rules, build: build, firstSync: first, fullSyncOperations: ops)
             if netns != nil {
                 let kube = reference.build(services: services, endpoints: eps)
                 r.referenceChains = kube.chainNames.count
-                r.referenceRules = kube.allChains.reduce(0) { $0 + $1.rules.count }
+                r.referenceRules = kube.content().chains.reduce(0) { $0 + $1.rules.count }
                 fullScript = "add table ip \(kube.table)\ndelete table ip \(kube.table)\n" + kube.render()
             } else {
                 fullScript = ""

@@ -185,8 +185,6 @@ package struct NFTSetDef: Hashable, Sendable {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    package var isVerdictMap: Bool { dataType == .verdict }
-
     /// `set NAME` or `map NAME`, and the `type …` line as nft lists it.
     package var nftKind: String { dataType == nil ? "set" : "map" }
     package var nftType: String {
@@ -417,19 +415,29 @@ package struct Ruleset: Hashable, Sendable {
         return out
     }
 
-    /// The elements of each map, gathered over the fragments in order, then the shared ones;
-    /// non-empty maps only, in map-name order.
-    package var mergedElements: [(map: String, elements: [NFTElement])] {
-        Self.mergedElements(orderedFragments, shared: sharedElements)
+    /// What a full sync creates, in the order it creates it: the sets, every chain (the
+    /// fragments' in order, then the shared ones), the elements of each map (the fragments' in
+    /// order, then the shared ones; non-empty maps only, in map-name order). The encoder,
+    /// `NFTTransaction.fullOperations` and `render()` all walk this one order.
+    package struct Content {
+        package var sets: [NFTSetDef]
+        package var chains: [NFTChainDef]
+        package var elements: [(map: String, elements: [NFTElement])]
     }
 
-    /// - Parameter shared: appended after the fragments' elements, in the dictionary's order
-    ///   (any order loads the same set; `render()` sorts for people).
-    static func mergedElements(_ fragments: [RulesetFragment], shared: [String: [NFTElement]] = [:]) -> [(map: String, elements: [NFTElement])] {
+    /// - Parameter sortShared: shared elements in key order (for people); otherwise in the
+    ///   dictionary's order, which loads the same set.
+    package func content(sortShared: Bool = false) -> Content {
+        let fragments = orderedFragments
         var byMap: [String: [NFTElement]] = [:]
         for f in fragments { for (map, els) in f.elements { byMap[map, default: []].append(contentsOf: els) } }
-        for (map, els) in shared { byMap[map, default: []].append(contentsOf: els) }
-        return byMap.keys.sorted().compactMap { byMap[$0]!.isEmpty ? nil : ($0, byMap[$0]!) }
+        for (map, els) in sharedElements {
+            byMap[map, default: []].append(contentsOf: sortShared ? els.sorted { $0.key.order < $1.key.order } : els)
+        }
+        return Content(
+            sets: fragments.flatMap(\.sets),
+            chains: fragments.flatMap(\.chains) + sharedChains,
+            elements: byMap.keys.sorted().compactMap { byMap[$0]!.isEmpty ? nil : ($0, byMap[$0]!) })
     }
 
     /// All chain names.
@@ -440,27 +448,21 @@ package struct Ruleset: Hashable, Sendable {
         return names
     }
 
-    /// Every chain: the fragments' in order, then the shared ones.
-    package var allChains: [NFTChainDef] { orderedFragments.flatMap(\.chains) + sharedChains }
-
     /// The table in `nft -f` syntax (sets and maps with their elements, then chains).
     package func render() -> String {
-        let fragments = orderedFragments
+        let content = content(sortShared: true)
         var elements: [String: [NFTElement]] = [:]
-        for (map, els) in Self.mergedElements(fragments) { elements[map] = els }
-        for (map, els) in sharedElements { elements[map, default: []] += els.sorted { $0.key.order < $1.key.order } }
+        for (map, els) in content.elements { elements[map] = els }
         var out = "table ip \(table) {\n"
-        for f in fragments {
-            for s in f.sets {
-                out += "\t\(s.nftKind) \(s.name) {\n\t\t\(s.nftLoadableType)\n"
-                if let t = s.timeoutSeconds { out += "\t\tflags dynamic,timeout\n\t\ttimeout \(t)s\n" }
-                if let els = elements[s.name], !els.isEmpty {
-                    out += "\t\telements = { " + els.map(\.description).joined(separator: ",\n\t\t\t     ") + " }\n"
-                }
-                out += "\t}\n"
+        for s in content.sets {
+            out += "\t\(s.nftKind) \(s.name) {\n\t\t\(s.nftLoadableType)\n"
+            if let t = s.timeoutSeconds { out += "\t\tflags dynamic,timeout\n\t\ttimeout \(t)s\n" }
+            if let els = elements[s.name], !els.isEmpty {
+                out += "\t\telements = { " + els.map(\.description).joined(separator: ",\n\t\t\t     ") + " }\n"
             }
+            out += "\t}\n"
         }
-        for c in allChains {
+        for c in content.chains {
             out += "\tchain \(c.name) {\n"
             if let b = c.base { out += "\t\ttype \(b.type) hook \(b.hook.rawValue) priority \(b.priority); policy accept;\n" }
             for r in c.rules { out += "\t\t\(r)\n" }

@@ -106,19 +106,20 @@ package struct RulesetBuilder: Sendable {
         return NFTChainDef(name: N.clusterDispatchChainPrefix + String(count), rules: rules)
     }
 
+    /// External-IP traffic: always masqueraded (Cluster policy), then the same endpoint map.
     package func externalDispatchChain(_ count: Int) -> NFTChainDef {
-        typealias N = ProxyNFTNames
-        return NFTChainDef(name: N.externalDispatchChainPrefix + String(count), rules: [
-            NFTRule([.verdict(.jump(N.markForMasqueradeChain))]),
-            NFTRule([.dnatMap(.ipv4ProtoPortIndex, modulus: UInt32(count), map: N.serviceEndpointsMap)]),
-        ])
+        Self.masqueradingDispatchChain(ProxyNFTNames.externalDispatchChainPrefix, count, .ipv4ProtoPortIndex, ProxyNFTNames.serviceEndpointsMap)
     }
 
+    /// Node-port traffic: always masqueraded, endpoints keyed by node port.
     package func nodePortDispatchChain(_ count: Int) -> NFTChainDef {
-        typealias N = ProxyNFTNames
-        return NFTChainDef(name: N.nodePortDispatchChainPrefix + String(count), rules: [
-            NFTRule([.verdict(.jump(N.markForMasqueradeChain))]),
-            NFTRule([.dnatMap(.protoPortIndex, modulus: UInt32(count), map: N.nodePortEndpointsMap)]),
+        Self.masqueradingDispatchChain(ProxyNFTNames.nodePortDispatchChainPrefix, count, .protoPortIndex, ProxyNFTNames.nodePortEndpointsMap)
+    }
+
+    private static func masqueradingDispatchChain(_ prefix: String, _ count: Int, _ key: NFTKeyType, _ map: String) -> NFTChainDef {
+        NFTChainDef(name: prefix + String(count), rules: [
+            NFTRule([.verdict(.jump(ProxyNFTNames.markForMasqueradeChain))]),
+            NFTRule([.dnatMap(key, modulus: UInt32(count), map: map)]),
         ])
     }
 

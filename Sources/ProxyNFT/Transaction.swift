@@ -103,13 +103,12 @@ package struct NFTTransaction: Hashable, Sendable {
     /// to a message: one message per service's element cost the kernel a set lookup and a
     /// message parse apiece). `NFTEncoder` walks the ruleset in exactly this order.
     static func fullOperations(_ rs: Ruleset) -> [NFTOperation] {
-        let fragments = rs.orderedFragments
-        let chains = rs.allChains
+        let content = rs.content()
         var ops: [NFTOperation] = [.addTable, .deleteTable, .addTable]
-        for f in fragments { for s in f.sets { ops.append(.addSet(s)) } }
-        for c in chains { ops.append(.addChain(NFTChainDef(name: c.name, base: c.base))) }
-        for c in chains { for r in c.rules { ops.append(.addRule(chain: c.name, r)) } }
-        for (map, els) in rs.mergedElements { ops.append(.addElements(set: map, els)) }
+        for s in content.sets { ops.append(.addSet(s)) }
+        for c in content.chains { ops.append(.addChain(NFTChainDef(name: c.name, base: c.base))) }
+        for c in content.chains { for r in c.rules { ops.append(.addRule(chain: c.name, r)) } }
+        for (map, els) in content.elements { ops.append(.addElements(set: map, els)) }
         return ops
     }
 

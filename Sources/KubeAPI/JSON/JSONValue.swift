@@ -64,21 +64,12 @@ extension JSONValue {
 
     public subscript(key: String) -> JSONValue? {
         get { objectValue?[key] }
-        set {
-            guard case .object(var o) = self else {
-                if let newValue { self = .object([key: newValue]) }
-                return
-            }
-            // `o` shares its storage with `self` until `self` lets go: without this, every
-            // key set would copy the whole dictionary.
-            self = .null
-            o[key] = newValue
-            self = .object(o)
-        }
+        set { withValue(at: key) { $0 = newValue } }
     }
 
     /// Changes the value at `key` (nil: absent) in place, without copying it out of this
     /// object first: the way to edit a nested object or array.
+    /// A non-object becomes an object only if `body` leaves a value.
     public mutating func withValue<R>(at key: String, _ body: (inout JSONValue?) throws -> R) rethrows -> R {
         guard case .object(var o) = self else {
             var v: JSONValue? = nil
@@ -86,6 +77,8 @@ extension JSONValue {
             if let v { self = .object([key: v]) }
             return r
         }
+        // `o` shares its storage with `self` until `self` lets go: without this, every change
+        // would copy the whole dictionary.
         self = .null
         defer { self = .object(o) }
         return try body(&o[key])
@@ -118,8 +111,7 @@ extension JSONValue {
         setValue(value, at: path[...])
     }
 
-    /// Works in place: each level's dictionary is taken out of `self` before it is changed, so
-    /// nothing on the path is copied.
+    /// Works in place (`withValue`): nothing on the path is copied.
     private mutating func setValue(_ value: JSONValue?, at path: ArraySlice<String>) {
         guard let first = path.first else {
             if let value { self = value }
@@ -129,12 +121,10 @@ extension JSONValue {
             self[first] = value
             return
         }
-        var o: [String: JSONValue]
-        if case .object(let existing) = self { o = existing } else { o = [:] }
-        self = .null
-        if o[first]?.objectValue == nil { o[first] = .emptyObject }
-        o[first]!.setValue(value, at: path.dropFirst())
-        self = .object(o)
+        withValue(at: first) { child in
+            if child?.objectValue == nil { child = .emptyObject }
+            child!.setValue(value, at: path.dropFirst())
+        }
     }
 }
 
