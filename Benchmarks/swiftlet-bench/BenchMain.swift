@@ -54,7 +54,7 @@ func waitReady(_ http: HTTPClient, _ url: String, attempts: Int = 400) async thr
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet-bench", abstract: "swiftlet benchmarks, each beside a reference measured in the same run.",
-        subcommands: [APIServerBench.self, SchedulerBench.self, RuntimeBench.self, CNIBench.self, ProxyNFTBench.self, ProxyClientBench.self])
+        subcommands: [APIServerBench.self, SchedulerBench.self, CodecBench.self, RuntimeBench.self, CNIBench.self, ProxyNFTBench.self, ProxyClientBench.self])
 }
 
 struct Stats {

@@ -21,14 +21,14 @@ public struct JSONValueDecodingError: Error, Sendable, CustomStringConvertible {
 public struct JSONValueDecoder: Sendable {
     public init() {}
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        try T(from: _JVDecoder(value: value, codingPath: [], collector: nil))
+        try T(from: _JVDecoder(value: value, parent: nil, key: nil, collector: nil))
     }
 
     /// Decodes and also returns the paths of fields the type does not declare
     /// (`spec.containers[0].foo`), for `fieldValidation=Strict|Warn`.
     public func decodeReportingUnknown<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> (T, [String]) {
         let c = UnknownFieldCollector()
-        let v = try T(from: _JVDecoder(value: value, codingPath: [], collector: c))
+        let v = try T(from: _JVDecoder(value: value, parent: nil, key: nil, collector: c))
         return (v, c.paths)
     }
     public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
@@ -75,19 +75,42 @@ private struct NameKey: CodingKey {
 
 // MARK: - Decoder
 
-private final class ConsumedKeys {
-    var keys: Set<String> = []
-}
-
 private final class UnknownFieldCollector {
     var paths: [String] = []
 }
 
-private struct _JVDecoder: Decoder {
+/// One value being decoded. A class, so that handing it to `T.init(from:)` as `any Decoder`
+/// costs one allocation (a struct this size would be boxed as well), and so that the coding
+/// path is a chain of parents, built into an array only when an error or a caller asks for it.
+/// A pod decode made thousands of `codingPath + [key]` copies before.
+private final class _JVDecoder: Decoder {
     let value: JSONValue
-    let codingPath: [any CodingKey]
+    let parent: _JVDecoder?
+    /// The key under the parent: a `CodingKey`, or an array index (`index >= 0`).
+    let key: (any CodingKey)?
+    let index: Int
     let collector: UnknownFieldCollector?
+    /// The object's keys that the type asked for and found (see `_KeyedDec.unknown`).
+    var consumed: [String] = []
+
+    init(value: JSONValue, parent: _JVDecoder?, key: (any CodingKey)?, index: Int = -1, collector: UnknownFieldCollector?) {
+        self.value = value
+        self.parent = parent
+        self.key = key
+        self.index = index
+        self.collector = collector
+    }
+
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var d: _JVDecoder? = self
+        while let n = d, n.parent != nil {
+            if let k = n.key { keys.append(k) } else if n.index >= 0 { keys.append(IndexKey(n.index)) }
+            d = n.parent
+        }
+        return keys.reversed()
+    }
 
     func mismatch(_ expected: String) -> JSONValueDecodingError {
         JSONValueDecodingError(
@@ -97,58 +120,61 @@ private struct _JVDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let o) = value else { throw mismatch("object") }
-        return KeyedDecodingContainer(_KeyedDec<Key>(object: o, codingPath: codingPath, collector: collector))
+        return KeyedDecodingContainer(_KeyedDec<Key>(object: o, decoder: self))
     }
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let a) = value else { throw mismatch("array") }
-        return _UnkeyedDec(array: a, codingPath: codingPath, collector: collector)
+        return _UnkeyedDec(array: a, decoder: self)
     }
     func singleValueContainer() throws -> any SingleValueDecodingContainer { _SingleDec(decoder: self) }
 }
 
 private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let object: [String: JSONValue]
-    let codingPath: [any CodingKey]
-    let collector: UnknownFieldCollector?
-    let consumed = ConsumedKeys()
+    let decoder: _JVDecoder
 
+    var codingPath: [any CodingKey] { decoder.codingPath }
     var allKeys: [Key] { object.keys.compactMap { Key(stringValue: $0) } }
     func contains(_ key: Key) -> Bool { object[key.stringValue] != nil }
 
-    private func child(_ key: Key) throws -> _JVDecoder {
-        consumed.keys.insert(key.stringValue)
-        guard let v = object[key.stringValue] else {
-            throw JSONValueDecodingError(
-                path: pathString(codingPath + [key]), message: "required field is missing")
-        }
-        return _JVDecoder(value: v, codingPath: codingPath + [key], collector: collector)
+    /// Looks a key up and remembers it when present: only keys the object has are recorded
+    /// (a PodSpec declares 30 fields and has a handful), so the unknown ones are what is left.
+    private func lookup(_ key: Key) -> JSONValue? {
+        let name = key.stringValue
+        guard let v = object[name] else { return nil }
+        if !decoder.consumed.contains(name) { decoder.consumed.append(name) }
+        return v
     }
 
-    func decodeNil(forKey key: Key) throws -> Bool {
-        consumed.keys.insert(key.stringValue)
-        return object[key.stringValue]?.isNull ?? true
+    private func path(_ key: Key) -> String { pathString(codingPath + [key]) }
+
+    private func child(_ key: Key) throws -> _JVDecoder {
+        guard let v = lookup(key) else {
+            throw JSONValueDecodingError(path: path(key), message: "required field is missing")
+        }
+        return _JVDecoder(value: v, parent: decoder, key: key, collector: decoder.collector)
     }
+
+    func decodeNil(forKey key: Key) throws -> Bool { lookup(key)?.isNull ?? true }
 
     // Scalars are read straight from the object: going through a child decoder and a single
     // value container for every string and integer of a Pod cost most of a decode.
     private func scalar<T>(_ key: Key, _ expected: @autoclosure () -> String, _ read: (JSONValue) -> T?) throws -> T {
-        consumed.keys.insert(key.stringValue)
-        guard let v = object[key.stringValue] else {
-            throw JSONValueDecodingError(path: pathString(codingPath + [key]), message: "required field is missing")
+        guard let v = lookup(key) else {
+            throw JSONValueDecodingError(path: path(key), message: "required field is missing")
         }
         guard let x = read(v) else { throw mismatch(key, v, expected()) }
         return x
     }
 
     private func scalarIfPresent<T>(_ key: Key, _ expected: @autoclosure () -> String, _ read: (JSONValue) -> T?) throws -> T? {
-        consumed.keys.insert(key.stringValue)
-        guard let v = object[key.stringValue], !v.isNull else { return nil }
+        guard let v = lookup(key), !v.isNull else { return nil }
         guard let x = read(v) else { throw mismatch(key, v, expected()) }
         return x
     }
 
     private func mismatch(_ key: Key, _ v: JSONValue, _ expected: String) -> JSONValueDecodingError {
-        JSONValueDecodingError(path: pathString(codingPath + [key]), message: "cannot unmarshal \(v.typeName) into a value of type \(expected)")
+        JSONValueDecodingError(path: path(key), message: "cannot unmarshal \(v.typeName) into a value of type \(expected)")
     }
 
     private static func integer<I: FixedWidthInteger>(_ v: JSONValue) -> I? { v.intValue.flatMap { I(exactly: $0) } }
@@ -168,9 +194,11 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         if T.self == UnknownFields.self { return unknown() as! T }
-        let c = try child(key)
-        if T.self == JSONValue.self { return c.value as! T }
-        return try T(from: c)
+        if T.self == JSONValue.self {
+            guard let v = lookup(key) else { throw JSONValueDecodingError(path: path(key), message: "required field is missing") }
+            return v as! T
+        }
+        return try T(from: try child(key))
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
@@ -178,16 +206,18 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
             let u = unknown()
             return u.fields.isEmpty ? nil : (u as! T)
         }
-        consumed.keys.insert(key.stringValue)
-        guard let v = object[key.stringValue], !v.isNull else { return nil }
+        guard let v = lookup(key), !v.isNull else { return nil }
         if T.self == JSONValue.self { return (v as! T) }
-        return try T(from: _JVDecoder(value: v, codingPath: codingPath + [key], collector: collector))
+        return try T(from: _JVDecoder(value: v, parent: decoder, key: key, collector: decoder.collector))
     }
 
+    /// The object's fields that no decode asked for (asked for last, by `unknownFields`).
     private func unknown() -> UnknownFields {
+        let consumed = decoder.consumed
+        if consumed.count == object.count { return UnknownFields() }
         var rest: [String: JSONValue] = [:]
-        for (k, v) in object where !consumed.keys.contains(k) { rest[k] = v }
-        if let collector {
+        for (k, v) in object where !consumed.contains(k) { rest[k] = v }
+        if let collector = decoder.collector {
             for k in rest.keys.sorted() { collector.paths.append(pathString(codingPath + [NameKey(k)])) }
         }
         return UnknownFields(rest)
@@ -199,15 +229,15 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
         try child(key).unkeyedContainer()
     }
-    func superDecoder() throws -> any Decoder { _JVDecoder(value: .object(object), codingPath: codingPath, collector: collector) }
+    func superDecoder() throws -> any Decoder { decoder }
     func superDecoder(forKey key: Key) throws -> any Decoder { try child(key) }
 }
 
 private struct _UnkeyedDec: UnkeyedDecodingContainer {
     let array: [JSONValue]
-    let codingPath: [any CodingKey]
-    let collector: UnknownFieldCollector?
+    let decoder: _JVDecoder
     var currentIndex = 0
+    var codingPath: [any CodingKey] { decoder.codingPath }
     var count: Int? { array.count }
     var isAtEnd: Bool { currentIndex >= array.count }
 
@@ -216,7 +246,7 @@ private struct _UnkeyedDec: UnkeyedDecodingContainer {
             throw JSONValueDecodingError(path: pathString(codingPath), message: "unexpected end of array")
         }
         defer { currentIndex += 1 }
-        return _JVDecoder(value: array[currentIndex], codingPath: codingPath + [IndexKey(currentIndex)], collector: collector)
+        return _JVDecoder(value: array[currentIndex], parent: decoder, key: nil, index: currentIndex, collector: decoder.collector)
     }
     mutating func decodeNil() throws -> Bool {
         if !isAtEnd, array[currentIndex].isNull {
@@ -225,7 +255,13 @@ private struct _UnkeyedDec: UnkeyedDecodingContainer {
         }
         return false
     }
-    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: next()) }
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if T.self == JSONValue.self, !isAtEnd {
+            defer { currentIndex += 1 }
+            return array[currentIndex] as! T
+        }
+        return try T(from: next())
+    }
     mutating func decode(_ type: String.Type) throws -> String {
         guard !isAtEnd else { throw JSONValueDecodingError(path: pathString(codingPath), message: "unexpected end of array") }
         guard let s = array[currentIndex].stringValue else {
