@@ -58,7 +58,9 @@ let package = Package(
             name: "KubeAPI",
             dependencies: [
                 "CZlib",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -152,7 +154,11 @@ let package = Package(
             path: "integration/Cgroup2VM",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KubeAPITests",
+            dependencies: ["KubeAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),

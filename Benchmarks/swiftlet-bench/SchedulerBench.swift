@@ -79,7 +79,7 @@ struct SchedulerBench: AsyncParsableCommand {
         let creation = try await runLoad(count: count, concurrency: concurrency) { i in
             try await post(http, baseURL + "/api/v1/namespaces/bench/pods", Self.pod(i))
         }
-        let client = APIClient(baseURL: baseURL, http: http)
+        let client = APIClient(baseURL: baseURL)
         let watchFrom = try await client.list(Pod.self, namespace: "bench", limit: 1).metadata?.resourceVersion ?? "0"
         let times = SendTimes()
         let box = StatsBox()

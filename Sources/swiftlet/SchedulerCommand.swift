@@ -55,10 +55,10 @@ struct SchedulerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            try? await client.http.shutdown()
+            client.transport.shutdown()
             throw error
         }
-        try await client.http.shutdown()
+        client.transport.shutdown()
     }
 }
 

@@ -1,28 +1,20 @@
-public import AsyncHTTPClient
 public import Foundation
 public import NIOCore
 public import NIOHTTP1
 
-/// A small Kubernetes API client over async-http-client: CRUD on typed objects, list and
-/// watch as an `AsyncSequence`. Errors come back as the server's `Status`.
+/// A small Kubernetes API client: CRUD on typed objects, list and watch as an
+/// `AsyncSequence`, over `APITransport` (HTTP/1.1 on NIO, one connection pool per server and
+/// process; every watch on a connection of its own, so requests never queue behind them).
+/// Errors come back as the server's `Status`.
 public struct APIClient: Sendable {
     public let baseURL: String
-    public let http: HTTPClient
+    public let transport: APITransport
     public var userAgent: String = "swiftlet/0.1.0"
     public var timeout: TimeAmount = .seconds(30)
 
-    /// The process-wide client for API traffic. Its pool allows many connections per host:
-    /// every informer holds one open for its watch, and requests must not queue behind them
-    /// (the stock limit of 8 starves a controller manager of connections).
-    public static let sharedHTTP: HTTPClient = {
-        var c = HTTPClient.Configuration()
-        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
-    }()
-
-    public init(baseURL: String, http: HTTPClient = APIClient.sharedHTTP) {
+    public init(baseURL: String) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.http = http
+        self.transport = APITransport.shared(for: self.baseURL)
     }
 
     // MARK: paths
@@ -50,23 +42,15 @@ public struct APIClient: Sendable {
     public func request(_ method: HTTPMethod, _ path: String, body: JSONValue? = nil,
                         contentType: String = "application/json") async throws -> JSONValue
     {
-        var req = HTTPClientRequest(url: baseURL + path)
-        req.method = method
-        req.headers.add(name: "Accept", value: "application/json")
-        req.headers.add(name: "User-Agent", value: userAgent)
-        if let body {
-            req.headers.add(name: "Content-Type", value: contentType)
-            req.body = .bytes(ByteBuffer(bytes: JSONWriter.bytes(body)))
+        var headers = [("Accept", "application/json"), ("User-Agent", userAgent)]
+        if body != nil { headers.append(("Content-Type", contentType)) }
+        let resp = try await transport.send(method, path, headers: headers, body: body.map { JSONWriter.bytes($0) }, timeout: timeout)
+        let bytes = Array(resp.body.readableBytesView)
+        guard (200..<300).contains(resp.status) else {
+            if let value = try? JSONParser.parse(bytes), let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { throw s }
+            throw Status(message: "unexpected HTTP \(resp.status) from \(path)", reason: "Unknown", code: Int32(resp.status))
         }
-        let resp = try await http.execute(req, timeout: timeout)
-        let buf = try await resp.body.collect(upTo: 64 * 1024 * 1024)
-        let bytes = Array(buf.readableBytesView)
-        let value = bytes.isEmpty ? JSONValue.null : try JSONParser.parse(bytes)
-        guard (200..<300).contains(Int(resp.status.code)) else {
-            if let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { throw s }
-            throw Status(message: "unexpected HTTP \(resp.status.code) from \(path)", reason: "Unknown", code: Int32(resp.status.code))
-        }
-        return value
+        return bytes.isEmpty ? JSONValue.null : try JSONParser.parse(bytes)
     }
 
     // MARK: typed CRUD
@@ -180,29 +164,31 @@ public struct APIClient: Sendable {
         let q = Self.query([("watch", "true"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true"),
                             ("labelSelector", labelSelector), ("fieldSelector", fieldSelector),
                             ("timeoutSeconds", timeoutSeconds.map(String.init))])
-        var req = HTTPClientRequest(url: baseURL + path(T.self, namespace: namespace) + q)
-        req.headers.add(name: "Accept", value: "application/json")
-        req.headers.add(name: "User-Agent", value: userAgent)
-        let resp = try await http.execute(req, timeout: .hours(24))
-        guard resp.status == .ok else {
-            let buf = try await resp.body.collect(upTo: 1 << 20)
+        let resp = try await transport.stream(.GET, path(T.self, namespace: namespace) + q,
+                                              headers: [("Accept", "application/json"), ("User-Agent", userAgent)], timeout: timeout)
+        guard resp.status == 200 else {
+            var buf = ByteBuffer()
+            for try await var chunk in resp.body where buf.readableBytes < 1 << 20 { buf.writeBuffer(&chunk) }
             if let v = try? JSONParser.parse(Array(buf.readableBytesView)), let s = try? JSONValueDecoder().decode(Status.self, from: v) { throw s }
-            throw Status(message: "watch failed with HTTP \(resp.status.code)", reason: "Unknown", code: Int32(resp.status.code))
+            throw Status(message: "watch failed with HTTP \(resp.status)", reason: "Unknown", code: Int32(resp.status))
         }
         let body = resp.body
         return AsyncThrowingStream { cont in
             let task = Task {
-                var pending: [UInt8] = []
+                var pending = ByteBuffer()
                 do {
-                    for try await chunk in body {
-                        pending.append(contentsOf: chunk.readableBytesView)
-                        while let nl = pending.firstIndex(of: 0x0a) {
-                            let line = Array(pending[..<nl])
-                            pending.removeSubrange(...nl)
+                    for try await var chunk in body {
+                        pending.writeBuffer(&chunk)
+                        // one event per line; a chunk may hold several or part of one
+                        while let nl = pending.readableBytesView.firstIndex(of: 0x0a) {
+                            let length = nl - pending.readerIndex
+                            let line = pending.readBytes(length: length) ?? []
+                            pending.moveReaderIndex(forwardBy: 1)
                             if line.isEmpty { continue }
                             let v = try JSONParser.parse(line)
                             cont.yield(RawWatchEvent(type: v["type"]?.stringValue ?? "", object: v["object"] ?? .null))
                         }
+                        pending.discardReadBytes()
                     }
                     cont.finish()
                 } catch {

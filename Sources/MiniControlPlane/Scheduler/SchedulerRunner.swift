@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 public import KubeAPI
 public import Logging
 
@@ -11,15 +10,10 @@ public enum SchedulerRunner {
         LeaderElectionConfig(namespace: "kube-system", name: "kube-scheduler", identity: identity)
     }
 
-    /// A client with its own connection pool: the four informers' watches each hold an HTTP/1
-    /// connection for as long as they run, and bindings go out `parallelism` at a time, so the
-    /// shared client's 8 connections per host would be too few. Shut `client.http` down when done.
-    public static func makeClient(server: String, parallelism: Int = 128) -> APIClient {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton,
-                              configuration: .init(connectionPool: .init(idleTimeout: .seconds(60),
-                                                                         concurrentHTTP1ConnectionsPerHostSoftLimit: parallelism + 8)))
-        return APIClient(baseURL: server, http: http)
-    }
+    /// A client for `server`. Its transport opens as many connections as there are requests in
+    /// flight (bindings go out `apiParallelism` at a time) and one per watch; shut
+    /// `client.transport` down when done.
+    public static func makeClient(server: String) -> APIClient { APIClient(baseURL: server) }
 
     /// Runs until the task is cancelled.
     public static func run(client: APIClient, options: SchedulerOptions, leaderElection: LeaderElectionConfig?,

@@ -1,0 +1,168 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+@testable import KubeAPI
+
+/// The API client's transport against a scripted HTTP/1.1 server on 127.0.0.1: keep-alive
+/// reuse, a request retried when the server drops a reused connection, timeouts, refused
+/// connections, and watch streams whose events straddle chunks.
+@Suite struct APITransportTests {
+    enum Action {
+        case reply(String)  // raw bytes after the request head
+        case close  // drop the connection without answering
+        case silent  // never answer
+    }
+
+    /// Answers each request head with `script(connection number, request number on it, request line)`.
+    final class ScriptedServer: @unchecked Sendable {
+        let channel: any Channel
+        var port: Int { channel.localAddress!.port! }
+        var baseURL: String { "http://127.0.0.1:\(port)" }
+
+        init(_ script: @escaping @Sendable (Int, Int, String) -> Action) async throws {
+            let counter = Mutex(0)
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { ch in
+                    let n = counter.withLock { c in
+                        c += 1
+                        return c
+                    }
+                    return ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Handler(connection: n, script: script)) }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+        }
+
+        func close() async { try? await channel.close() }
+
+        final class Handler: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = ByteBuffer
+            let connection: Int
+            let script: @Sendable (Int, Int, String) -> Action
+            var pending = ""
+            var requests = 0
+            init(connection: Int, script: @escaping @Sendable (Int, Int, String) -> Action) {
+                self.connection = connection
+                self.script = script
+            }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                var b = unwrapInboundIn(data)
+                pending += b.readString(length: b.readableBytes) ?? ""
+                while let end = pending.range(of: "\r\n\r\n") {
+                    let head = String(pending[..<end.lowerBound])
+                    var rest = String(pending[end.upperBound...])
+                    // a body, if any, is as long as Content-Length says
+                    if let cl = head.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                       let n = Int(cl.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))
+                    {
+                        guard rest.utf8.count >= n else { return }
+                        rest = String(rest.dropFirst(n))
+                    }
+                    pending = rest
+                    requests += 1
+                    switch script(connection, requests, String(head.split(separator: "\r\n").first ?? "")) {
+                    case .reply(let raw): context.writeAndFlush(NIOAny(ByteBuffer(string: raw)), promise: nil)
+                    case .close:
+                        context.close(promise: nil)
+                        return
+                    case .silent: break
+                    }
+                }
+            }
+        }
+    }
+
+    static func ok(_ body: String) -> String { "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)" }
+
+    @Test func reusesConnectionsAndRetriesWhenTheServerDropsAReusedOne() async throws {
+        let server = try await ScriptedServer { conn, req, _ in
+            // the first connection answers once, then drops the next request as a server
+            // closing an idle connection would; later connections answer everything
+            if conn == 1 && req == 2 { return .close }
+            return .reply(Self.ok(#"{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"c\#(conn)r\#(req)"}}"#))
+        }
+        let t = APITransport(host: "127.0.0.1", port: server.port, setupError: nil)
+        defer { t.shutdown() }
+        let c = APIClient(baseURL: server.baseURL)
+        // through the transport directly, to see which connection answered
+        let r1 = try await t.send(.GET, "/api/v1/namespaces/a", headers: [], body: nil, timeout: .seconds(5))
+        #expect(String(buffer: r1.body).contains("c1r1"))
+        let r2 = try await t.send(.GET, "/api/v1/namespaces/a", headers: [], body: nil, timeout: .seconds(5))
+        #expect(String(buffer: r2.body).contains("c2r1"), "the dropped request is sent again on a new connection")
+        let r3 = try await t.send(.POST, "/api/v1/namespaces", headers: [], body: Array("{}".utf8), timeout: .seconds(5))
+        #expect(String(buffer: r3.body).contains("c2r2"), "the new connection is kept alive and reused")
+        // and through APIClient's typed layer (its own shared transport: a third connection)
+        let ns = try await c.get(Namespace.self, name: "x")
+        #expect(ns.metadata.name == "c3r1")
+        c.transport.shutdown()
+        await server.close()
+    }
+
+    @Test func aServerThatNeverAnswersTimesOut() async throws {
+        let server = try await ScriptedServer { _, _, _ in .silent }
+        let t = APITransport(host: "127.0.0.1", port: server.port, setupError: nil)
+        defer { t.shutdown() }
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await t.send(.GET, "/healthz", headers: [], body: nil, timeout: .milliseconds(300))
+        } throws: { e in
+            (e as? TransportError)?.message.contains("did not answer within") == true
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        await server.close()
+    }
+
+    @Test func refusedConnectionsAndBadURLsSayWhy() async throws {
+        // a port nothing listens on: bind one, note it, close it
+        let server = try await ScriptedServer { _, _, _ in .silent }
+        let port = server.port
+        await server.close()
+        let t = APITransport(host: "127.0.0.1", port: port, setupError: nil)
+        await #expect {
+            _ = try await t.send(.GET, "/healthz", headers: [], body: nil, timeout: .seconds(5))
+        } throws: { e in
+            (e as? TransportError)?.message.contains("cannot connect to the API server at 127.0.0.1:\(port)") == true
+        }
+        let https = APIClient(baseURL: "https://127.0.0.1:6443")
+        await #expect {
+            _ = try await https.get(Namespace.self, name: "default")
+        } throws: { e in
+            "\(e)".contains("unsupported server URL https://127.0.0.1:6443")
+        }
+        #expect(APITransport.parse("http://[::1]:6443/").0 == "::1")
+        #expect(APITransport.parse("http://[::1]:6443/").1 == 6443)
+        #expect(APITransport.parse("http://127.0.0.1:8080").1 == 8080)
+        #expect(APITransport.parse("http://localhost").1 == 80)
+        #expect(APITransport.parse("http://127.0.0.1:99999").2 != nil)
+    }
+
+    @Test func watchEventsArriveWholeWhateverTheChunking() async throws {
+        let events = [
+            #"{"type":"ADDED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"5"}}}"#,
+            #"{"type":"MODIFIED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"6"}}}"#,
+            #"{"type":"BOOKMARK","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"resourceVersion":"9"}}}"#,
+        ]
+        let stream = Array((events.joined(separator: "\n") + "\n").utf8)
+        // cut the stream at awkward places: mid-event, right after a newline, one byte
+        let cuts = [0, 17, 118, 119, 120, stream.count]
+        var raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for (a, b) in zip(cuts, cuts.dropFirst()) where b > a {
+            raw += String(b - a, radix: 16) + "\r\n" + String(decoding: stream[a..<b], as: UTF8.self) + "\r\n"
+        }
+        raw += "0\r\n\r\n"
+        let reply = raw
+        let server = try await ScriptedServer { _, _, line in
+            line.contains("watch=true") ? .reply(reply)
+                : .reply("HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n")
+        }
+        let c = APIClient(baseURL: server.baseURL)
+        var got: [(String, String?)] = []
+        for try await e in try await c.watch(Namespace.self, resourceVersion: "4") { got.append((e.type, e.resourceVersion)) }
+        #expect(got.map(\.0) == ["ADDED", "MODIFIED", "BOOKMARK"])
+        #expect(got.map(\.1) == ["5", "6", "9"])
+        c.transport.shutdown()
+        await server.close()
+    }
+}
