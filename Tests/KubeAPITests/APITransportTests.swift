@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -115,10 +116,18 @@ import Testing
     }
 
     @Test func refusedConnectionsAndBadURLsSayWhy() async throws {
-        // a port nothing listens on: bind one, note it, close it
-        let server = try await ScriptedServer { _, _, _ in .silent }
-        let port = server.port
-        await server.close()
+        // a port nothing listens on: bound by this test (so no other test can take it), never listened on
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
         let t = APITransport(host: "127.0.0.1", port: port, setupError: nil)
         await #expect {
             _ = try await t.send(.GET, "/healthz", headers: [], body: nil, timeout: .seconds(5))
@@ -136,6 +145,36 @@ import Testing
         #expect(APITransport.parse("http://127.0.0.1:8080").1 == 8080)
         #expect(APITransport.parse("http://localhost").1 == 80)
         #expect(APITransport.parse("http://127.0.0.1:99999").2 != nil)
+    }
+
+    /// An informer that strips managedFields caches objects without them, from the list and
+    /// from the watch; one that does not keeps them.
+    @Test func informersStripManagedFieldsWhenAsked() async throws {
+        let mf = #""managedFields":[{"manager":"kubectl","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{}}}]"#
+        let list = #"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[{"metadata":{"name":"a","resourceVersion":"4",\#(mf)}}]}"#
+        let event = #"{"type":"ADDED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"b","resourceVersion":"6",\#(mf)}}}"# + "\n"
+        let server = try await ScriptedServer { _, _, line in
+            if line.contains("watch=true") {
+                // one event, then the stream stays open (the informer would watch on)
+                return .reply("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + String(event.utf8.count, radix: 16) + "\r\n" + event + "\r\n")
+            }
+            return .reply(Self.ok(list))
+        }
+        defer { APIClient(baseURL: server.baseURL).transport.shutdown() }
+        for strip in [true, false] {
+            let informer = Informer<Namespace>(client: APIClient(baseURL: server.baseURL), stripManagedFields: strip)
+            let task = Task { await informer.run() }
+            defer { task.cancel() }
+            var seen = 0
+            for _ in 0..<200 where seen < 2 {
+                try await Task.sleep(for: .milliseconds(10))
+                seen = await informer.count
+            }
+            let cached = await informer.list()
+            #expect(cached.map(\.name) == ["a", "b"])
+            #expect(cached.allSatisfy { ($0.metadata.managedFields == nil) == strip }, "strip \(strip)")
+        }
+        await server.close()
     }
 
     @Test func watchEventsArriveWholeWhateverTheChunking() async throws {

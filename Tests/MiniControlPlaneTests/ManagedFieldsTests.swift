@@ -56,6 +56,28 @@ import Testing
         #expect(Self.entries(again)["someone-else/Update"] == nil)
     }
 
+    /// A PUT without managedFields (a client that strips them, as informers of the scheduler
+    /// and controllers do) keeps the live entries; `[]` resets them, as kube-apiserver does.
+    @Test func anUpdateWithoutManagedFieldsKeepsTheLiveOnes() async throws {
+        let (api, r) = try await setUp()
+        var live = try await api.get(r, namespace: "default", name: "web")
+        live.setValue(Optional<JSONValue>.none, at: ["metadata", "managedFields"])
+        live.setValue(5, at: ["spec", "replicas"])
+        let kept = try await api.update(r, namespace: "default", name: "web", body: live,
+                                        options: WriteOptions(fieldManager: "scaler")).object
+        let e = Self.entries(kept)
+        #expect(Self.owns(e["kubectl-create/Update"], Self.image), "the creator's entry survives an update that left managedFields out")
+        #expect(!Self.owns(e["kubectl-create/Update"], Self.replicas))
+        #expect(e["scaler/Update"] == ["f:spec": ["f:replicas": [:]]])
+
+        var reset = kept
+        reset.setValue([], at: ["metadata", "managedFields"])
+        reset.setValue(6, at: ["spec", "replicas"])
+        let after = try await api.update(r, namespace: "default", name: "web", body: reset,
+                                         options: WriteOptions(fieldManager: "resetter")).object
+        #expect(Array(Self.entries(after).keys) == ["resetter/Update"], "[] resets managedFields")
+    }
+
     @Test func applyingAnotherManagersFieldConflictsWithKubectlsWording() async throws {
         let (api, r) = try await setUp()
         _ = try await patch(api, r, .merge, ["spec": ["replicas": 3]], manager: "kubectl-edit")

@@ -26,6 +26,7 @@ public actor Informer<T: KubeObject> {
     let labelSelector: String?
     let fieldSelector: String?
     let resyncPeriod: Duration?
+    let stripManagedFields: Bool
     private var cache: [String: T] = [:]
     private var handlers: [Handler] = []
     private var syncWaiters: [CheckedContinuation<Void, Never>] = []
@@ -37,14 +38,19 @@ public actor Informer<T: KubeObject> {
     public private(set) var lists = 0
     public private(set) var watches = 0
 
+    /// `stripManagedFields` drops `metadata.managedFields` from every object before it is
+    /// decoded and cached, as kube-scheduler's and kube-controller-manager's informers do: they
+    /// never read them, and they are a large part of every object (the API server keeps the
+    /// live ones when an update leaves them out).
     public init(client: APIClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                resyncPeriod: Duration? = nil)
+                resyncPeriod: Duration? = nil, stripManagedFields: Bool = false)
     {
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.resyncPeriod = resyncPeriod
+        self.stripManagedFields = stripManagedFields
     }
 
     public func addHandler(_ h: @escaping Handler) { handlers.append(h) }
@@ -115,7 +121,10 @@ public actor Informer<T: KubeObject> {
         repeat {
             let page = try await client.list(T.self, namespace: namespace, labelSelector: labelSelector,
                                               fieldSelector: fieldSelector, limit: 500, continueToken: token)
-            for item in page.items { fresh[Self.key(item.metadata.namespace, item.name)] = item }
+            for var item in page.items {
+                if stripManagedFields { item.metadata.managedFields = nil }
+                fresh[Self.key(item.metadata.namespace, item.name)] = item
+            }
             token = page.metadata?.continue
             rv = page.metadata?.resourceVersion ?? rv
         } while token != nil && !(token ?? "").isEmpty
@@ -149,7 +158,9 @@ public actor Informer<T: KubeObject> {
             }
             if let rv = ev.resourceVersion { lastResourceVersion = rv }
             if ev.type == "BOOKMARK" { continue }
-            guard let obj = try? JSONValueDecoder().decode(T.self, from: ev.object) else { continue }
+            var raw = ev.object
+            if stripManagedFields { raw.setValue(Optional<JSONValue>.none, at: ["metadata", "managedFields"]) }
+            guard let obj = try? JSONValueDecoder().decode(T.self, from: raw) else { continue }
             let k = Self.key(obj.metadata.namespace, obj.name)
             switch ev.type {
             case "ADDED", "MODIFIED":

@@ -596,9 +596,23 @@ extension APIServer {
     /// leaves the other managers (it got this far only without conflicts, or forced). A
     /// manager left owning nothing loses its entry; an Update that changes no field leaves
     /// the entries as they are.
+    ///
+    /// What the request says about managedFields counts as kube-apiserver counts it: a client
+    /// that leaves them out (or sends null) keeps the live ones — clients that do not know
+    /// them, or caches that strip them as the scheduler's and controllers' informers do, must
+    /// not wipe them — `[]` or `[{}]` resets them, and a subresource never sets them.
     func recordManagedFields(_ obj: inout JSONValue, old: JSONValue?, manager: String, operation: String, config: JSONValue,
                              apiVersion: String, time: String, subresource: String?)
     {
+        if let old {
+            let sent = obj.value(at: ["metadata", "managedFields"])
+            let live = old.value(at: ["metadata", "managedFields"])
+            if subresource != nil || sent == nil || sent == .null {
+                obj.setValue(live, at: ["metadata", "managedFields"])
+            } else if let s = sent?.arrayValue, s.isEmpty || (s.count == 1 && s[0].objectValue?.isEmpty == true) {
+                obj.setValue(Optional<JSONValue>.none, at: ["metadata", "managedFields"])
+            }
+        }
         guard !manager.isEmpty else { return }
         let entries = obj.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
         let isMine = { (e: JSONValue) in Self.isEntry(e, manager: manager, operation: operation, subresource: subresource) }

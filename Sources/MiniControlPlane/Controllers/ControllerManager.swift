@@ -17,7 +17,7 @@ public final class SharedInformers: @unchecked Sendable {
     public func informer<T: KubeObject>(_ type: T.Type) -> Informer<T> {
         lock.withLock {
             if let i = informers[ObjectIdentifier(T.self)] as? Informer<T> { return i }
-            let i = Informer<T>(client: client)
+            let i = Informer<T>(client: client, stripManagedFields: true)
             informers[ObjectIdentifier(T.self)] = i
             runners.append { await i.run() }
             syncers.append { await i.waitForSync() }

@@ -78,10 +78,10 @@ public actor Scheduler {
 
     /// Schedules until the task is cancelled.
     public func run() async {
-        let pods = Informer<Pod>(client: client)
-        let nodes = Informer<Node>(client: client)
-        let classes = Informer<PriorityClass>(client: client)
-        let namespaces = Informer<Namespace>(client: client)
+        let pods = Informer<Pod>(client: client, stripManagedFields: true)
+        let nodes = Informer<Node>(client: client, stripManagedFields: true)
+        let classes = Informer<PriorityClass>(client: client, stripManagedFields: true)
+        let namespaces = Informer<Namespace>(client: client, stripManagedFields: true)
         await classes.addHandler { e in await self.onPriorityClass(e) }
         await namespaces.addHandler { e in await self.onNamespace(e) }
         await nodes.addHandler { e in await self.onNode(e) }
