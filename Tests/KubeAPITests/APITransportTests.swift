@@ -160,9 +160,10 @@ import Testing
             }
             return .reply(Self.ok(list))
         }
-        defer { APIClient(baseURL: server.baseURL).transport.shutdown() }
+        let url = server.baseURL
+        defer { APIClient(baseURL: url).transport.shutdown() }
         for strip in [true, false] {
-            let informer = Informer<Namespace>(client: APIClient(baseURL: server.baseURL), stripManagedFields: strip)
+            let informer = Informer<Namespace>(client: APIClient(baseURL: url), stripManagedFields: strip)
             let task = Task { await informer.run() }
             defer { task.cancel() }
             var seen = 0

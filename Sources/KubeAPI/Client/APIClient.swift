@@ -53,6 +53,18 @@ public struct APIClient: Sendable {
         return bytes.isEmpty ? JSONValue.null : try JSONParser.parse(bytes)
     }
 
+    /// A request whose successful answer is not needed (an event's echo): the status is
+    /// checked and an error body becomes the server's `Status`, but a 2xx body is not parsed.
+    public func send(_ method: HTTPMethod, _ path: String, body: JSONValue, contentType: String = "application/json") async throws {
+        let headers = [("Accept", "application/json"), ("User-Agent", userAgent), ("Content-Type", contentType)]
+        let resp = try await transport.send(method, path, headers: headers, body: JSONWriter.bytes(body), timeout: timeout)
+        guard (200..<300).contains(resp.status) else {
+            let bytes = Array(resp.body.readableBytesView)
+            if let value = try? JSONParser.parse(bytes), let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { throw s }
+            throw Status(message: "unexpected HTTP \(resp.status) from \(path)", reason: "Unknown", code: Int32(resp.status))
+        }
+    }
+
     // MARK: typed CRUD
 
     public func get<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String) async throws -> T {

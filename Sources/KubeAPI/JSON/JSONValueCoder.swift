@@ -40,9 +40,9 @@ public struct JSONValueDecoder: Sendable {
 public struct JSONValueEncoder: Sendable {
     public init() {}
     public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
-        let enc = _JVEncoder(codingPath: [])
+        let enc = _JVEncoder(parent: nil, key: nil)
         try value.encode(to: enc)
-        return enc.box.value ?? .null
+        return enc.value ?? .null
     }
 }
 
@@ -320,47 +320,74 @@ private struct _SingleDec: SingleValueDecodingContainer {
 
 // MARK: - Encoder
 
-private final class Box {
-    var value: JSONValue?
-}
-
+/// One value being encoded; like `_JVDecoder`, its coding path is the chain of parents, built
+/// only when asked for, and it holds the value its containers write.
 private final class _JVEncoder: Encoder {
-    let codingPath: [any CodingKey]
+    var value: JSONValue?
+    let parent: _JVEncoder?
+    let key: (any CodingKey)?
+    let index: Int
     var userInfo: [CodingUserInfoKey: Any] { [:] }
-    let box = Box()
-    init(codingPath: [any CodingKey]) { self.codingPath = codingPath }
+
+    init(parent: _JVEncoder?, key: (any CodingKey)?, index: Int = -1) {
+        self.parent = parent
+        self.key = key
+        self.index = index
+    }
+
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var e: _JVEncoder? = self
+        while let n = e, n.parent != nil {
+            if let k = n.key { keys.append(k) } else if n.index >= 0 { keys.append(IndexKey(n.index)) }
+            e = n.parent
+        }
+        return keys.reversed()
+    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if box.value?.objectValue == nil { box.value = .emptyObject }
-        return KeyedEncodingContainer(_KeyedEnc<Key>(box: box, codingPath: codingPath))
+        if value?.objectValue == nil { value = .emptyObject }
+        return KeyedEncodingContainer(_KeyedEnc<Key>(encoder: self))
     }
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        if box.value?.arrayValue == nil { box.value = .array([]) }
-        return _UnkeyedEnc(box: box, codingPath: codingPath)
+        if value?.arrayValue == nil { value = .array([]) }
+        return _UnkeyedEnc(encoder: self)
     }
-    func singleValueContainer() -> any SingleValueEncodingContainer { _SingleEnc(box: box, codingPath: codingPath) }
-}
+    func singleValueContainer() -> any SingleValueEncodingContainer { _SingleEnc(encoder: self) }
 
-private func encodeChild<T: Encodable>(_ v: T, path: [any CodingKey]) throws -> JSONValue {
-    if let j = v as? JSONValue { return j }
-    let e = _JVEncoder(codingPath: path)
-    try v.encode(to: e)
-    return e.box.value ?? .emptyObject
+    /// Encodes a child value; JSONValue and scalars need no encoder of their own.
+    func child<T: Encodable>(_ v: T, key: (any CodingKey)?, index: Int = -1) throws -> JSONValue {
+        if T.self == JSONValue.self { return v as! JSONValue }
+        if T.self == String.self { return .string(v as! String) }
+        let e = _JVEncoder(parent: self, key: key, index: index)
+        try v.encode(to: e)
+        return e.value ?? .emptyObject
+    }
 }
 
 private struct _KeyedEnc<Key: CodingKey>: KeyedEncodingContainerProtocol {
-    let box: Box
-    let codingPath: [any CodingKey]
+    let encoder: _JVEncoder
+    var codingPath: [any CodingKey] { encoder.codingPath }
 
-    func set(_ k: String, _ v: JSONValue) { box.value?[k] = v }
+    func set(_ k: String, _ v: JSONValue) { encoder.value?[k] = v }
     mutating func encodeNil(forKey key: Key) throws { set(key.stringValue, .null) }
+    mutating func encode(_ value: String, forKey key: Key) throws { set(key.stringValue, .string(value)) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { set(key.stringValue, .bool(value)) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(key.stringValue, .int(Int64(value))) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { set(key.stringValue, .int(Int64(value))) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { set(key.stringValue, .int(value)) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        if let u = value as? UnknownFields {
-            for (k, v) in u.fields where box.value?[k] == nil { set(k, v) }
+        if T.self == UnknownFields.self {
+            for (k, v) in (value as! UnknownFields).fields where encoder.value?[k] == nil { set(k, v) }
             return
         }
-        set(key.stringValue, try encodeChild(value, path: codingPath + [key]))
+        set(key.stringValue, try encoder.child(value, key: key))
     }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { if let value { set(key.stringValue, .string(value)) } }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { if let value { set(key.stringValue, .bool(value)) } }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { if let value { set(key.stringValue, .int(Int64(value))) } }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { if let value { set(key.stringValue, .int(Int64(value))) } }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { if let value { set(key.stringValue, .int(value)) } }
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
         guard let value else { return }
         try encode(value, forKey: key)
@@ -368,61 +395,63 @@ private struct _KeyedEnc<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
     {
-        let e = _JVEncoder(codingPath: codingPath + [key])
+        let e = _JVEncoder(parent: encoder, key: key)
         let c = e.container(keyedBy: keyType)
         set(key.stringValue, .emptyObject)
         return c  // nested containers are rare in our types; values written later are not linked back
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        _JVEncoder(codingPath: codingPath + [key]).unkeyedContainer()
+        _JVEncoder(parent: encoder, key: key).unkeyedContainer()
     }
-    mutating func superEncoder() -> any Encoder { _JVEncoder(codingPath: codingPath) }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { _JVEncoder(codingPath: codingPath + [key]) }
+    mutating func superEncoder() -> any Encoder { _JVEncoder(parent: encoder.parent, key: encoder.key, index: encoder.index) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { _JVEncoder(parent: encoder, key: key) }
 }
 
 private struct _UnkeyedEnc: UnkeyedEncodingContainer {
-    let box: Box
-    let codingPath: [any CodingKey]
-    var count: Int { box.value?.arrayValue?.count ?? 0 }
+    let encoder: _JVEncoder
+    var codingPath: [any CodingKey] { encoder.codingPath }
+    var count: Int { encoder.value?.arrayValue?.count ?? 0 }
 
     func append(_ v: JSONValue) {
-        var a = box.value?.arrayValue ?? []
+        // take the array out first, so that appending does not copy it
+        var a = encoder.value?.arrayValue ?? []
+        encoder.value = nil
         a.append(v)
-        box.value = .array(a)
+        encoder.value = .array(a)
     }
     mutating func encodeNil() throws { append(.null) }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        append(try encodeChild(value, path: codingPath + [IndexKey(count)]))
+        append(try encoder.child(value, key: nil, index: count))
     }
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
         -> KeyedEncodingContainer<NestedKey>
-    { _JVEncoder(codingPath: codingPath).container(keyedBy: keyType) }
+    { _JVEncoder(parent: encoder, key: nil, index: count).container(keyedBy: keyType) }
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        _JVEncoder(codingPath: codingPath).unkeyedContainer()
+        _JVEncoder(parent: encoder, key: nil, index: count).unkeyedContainer()
     }
-    mutating func superEncoder() -> any Encoder { _JVEncoder(codingPath: codingPath) }
+    mutating func superEncoder() -> any Encoder { _JVEncoder(parent: encoder, key: nil, index: count) }
 }
 
 private struct _SingleEnc: SingleValueEncodingContainer {
-    let box: Box
-    let codingPath: [any CodingKey]
-    mutating func encodeNil() throws { box.value = .null }
-    mutating func encode(_ value: Bool) throws { box.value = .bool(value) }
-    mutating func encode(_ value: String) throws { box.value = .string(value) }
-    mutating func encode(_ value: Double) throws { box.value = .double(value) }
-    mutating func encode(_ value: Float) throws { box.value = .double(Double(value)) }
-    mutating func encode(_ value: Int) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: Int8) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: Int16) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: Int32) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: Int64) throws { box.value = .int(value) }
-    mutating func encode(_ value: UInt) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: UInt8) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: UInt16) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: UInt32) throws { box.value = .int(Int64(value)) }
-    mutating func encode(_ value: UInt64) throws { box.value = .int(Int64(clamping: value)) }
+    let encoder: _JVEncoder
+    var codingPath: [any CodingKey] { encoder.codingPath }
+    mutating func encodeNil() throws { encoder.value = .null }
+    mutating func encode(_ value: Bool) throws { encoder.value = .bool(value) }
+    mutating func encode(_ value: String) throws { encoder.value = .string(value) }
+    mutating func encode(_ value: Double) throws { encoder.value = .double(value) }
+    mutating func encode(_ value: Float) throws { encoder.value = .double(Double(value)) }
+    mutating func encode(_ value: Int) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int8) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int16) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int32) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: Int64) throws { encoder.value = .int(value) }
+    mutating func encode(_ value: UInt) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt8) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt16) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt32) throws { encoder.value = .int(Int64(value)) }
+    mutating func encode(_ value: UInt64) throws { encoder.value = .int(Int64(clamping: value)) }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        box.value = try encodeChild(value, path: codingPath)
+        encoder.value = try encoder.child(value, key: nil)
     }
 }
 
