@@ -37,6 +37,8 @@ public actor Informer<T: KubeObject> {
     public private(set) var lastError: String?
     public private(set) var lists = 0
     public private(set) var watches = 0
+    /// Watched objects that did not decode as `T` (skipped; `lastError` says why).
+    public private(set) var undecodable = 0
 
     /// `stripManagedFields` drops `metadata.managedFields` from every object before it is
     /// decoded and cached, as kube-scheduler's and kube-controller-manager's informers do: they
@@ -160,7 +162,16 @@ public actor Informer<T: KubeObject> {
             if ev.type == "BOOKMARK" { continue }
             var raw = ev.object
             if stripManagedFields { raw.setValue(Optional<JSONValue>.none, at: ["metadata", "managedFields"]) }
-            guard let obj = try? JSONValueDecoder().decode(T.self, from: raw) else { continue }
+            let obj: T
+            do {
+                obj = try JSONValueDecoder().decode(T.self, from: raw)
+            } catch {
+                // skipped, as client-go's reflector skips what it cannot decode, but not silently
+                undecodable += 1
+                let name = raw.value(at: ["metadata", "name"])?.stringValue ?? "?"
+                lastError = "\(T.resource): \(ev.type) event for \(name) does not decode: \(error)"
+                continue
+            }
             let k = Self.key(obj.metadata.namespace, obj.name)
             switch ev.type {
             case "ADDED", "MODIFIED":

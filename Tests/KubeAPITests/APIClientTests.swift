@@ -6,10 +6,11 @@ import Synchronization
 import Testing
 @testable import KubeAPI
 
-/// The API client's transport against a scripted HTTP/1.1 server on 127.0.0.1: keep-alive
-/// reuse, a request retried when the server drops a reused connection, timeouts, refused
-/// connections, and watch streams whose events straddle chunks.
-@Suite struct APITransportTests {
+/// The API client, its transport and its informers against a scripted HTTP/1.1 server on
+/// 127.0.0.1: keep-alive reuse, a request retried when the server drops a reused connection,
+/// timeouts, refused connections, watch streams whose events straddle chunks, informers that
+/// strip managedFields or meet an object that does not decode.
+@Suite struct APIClientTests {
     enum Action {
         case reply(String)  // raw bytes after the request head
         case close  // drop the connection without answering
@@ -175,6 +176,31 @@ import Testing
             #expect(cached.map(\.name) == ["a", "b"])
             #expect(cached.allSatisfy { ($0.metadata.managedFields == nil) == strip }, "strip \(strip)")
         }
+        await server.close()
+    }
+
+    /// An event whose object does not decode is skipped, counted and reported; the events
+    /// after it still reach the cache.
+    @Test func informersReportUndecodableEvents() async throws {
+        let list = #"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[]}"#
+        let events = #"{"type":"ADDED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"bad","resourceVersion":"6","labels":"not-a-map"}}}"#
+            + "\n" + #"{"type":"ADDED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"good","resourceVersion":"7"}}}"# + "\n"
+        let server = try await ScriptedServer { _, _, line in
+            line.contains("watch=true")
+                ? .reply("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + String(events.utf8.count, radix: 16) + "\r\n" + events + "\r\n")
+                : .reply(Self.ok(list))
+        }
+        let url = server.baseURL
+        defer { APIClient(baseURL: url).transport.shutdown() }
+        let informer = Informer<Namespace>(client: APIClient(baseURL: url))
+        let task = Task { await informer.run() }
+        defer { task.cancel() }
+        for _ in 0..<200 where await informer.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await informer.list().map(\.name) == ["good"])
+        #expect(await informer.undecodable == 1)
+        let err = await informer.lastError ?? ""
+        #expect(err.contains("ADDED event for bad does not decode"), "\(err)")
+        #expect(err.contains("metadata.labels"), "the error names the field: \(err)")
         await server.close()
     }
 
