@@ -11,6 +11,16 @@ import Testing
         #expect(again == v)
     }
 
+    /// Integers read digit by digit up to 18 digits, through Int64's parser beyond; too large
+    /// for Int64 they become doubles; nested objects keep their own members.
+    @Test func parsesNumbersAtTheEdgesAndNestedMembers() throws {
+        let v = try JSONParser.parse(#"[0,-0,7,-7,123456789012345678,-123456789012345678,9223372036854775807,-9223372036854775808,9223372036854775808,1e2,-0.5]"#)
+        #expect(v.arrayValue == [.int(0), .int(0), .int(7), .int(-7), .int(123_456_789_012_345_678), .int(-123_456_789_012_345_678),
+                                 .int(.max), .int(.min), .double(9_223_372_036_854_775_808), .double(100), .double(-0.5)])
+        let o = try JSONParser.parse(#"{"a":{"b":{"c":1},"d":2},"e":{"f":3},"g":4,"a2":{}}"#)
+        #expect(o == ["a": ["b": ["c": 1], "d": 2], "e": ["f": 3], "g": 4, "a2": .emptyObject])
+    }
+
     @Test func writesCompactSortedBytes() {
         let v: JSONValue = ["z": [.int(0), .int(-7), .int(.max), .int(.min), .int(1_000_000)], "a": [.bool(true), .bool(false), .null, .double(2.5)],
                             "m": .string("plain"), "e": .string("q\"b\\n\nt\tc\u{01}é")]

@@ -8,20 +8,27 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
 
 /// A strict RFC 8259 parser over UTF-8 bytes. Integers that fit in Int64 stay exact.
 public struct JSONParser {
-    private let bytes: [UInt8]
+    /// The document, borrowed for the length of `parse` (no bounds checks in the byte loops).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
     private var depth = 0
+    /// Members of the objects being read, innermost last: one buffer for the whole document
+    /// instead of an array per object.
+    private var members: [(String, JSONValue)] = []
     private static let maxDepth = 512
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        var p = JSONParser(bytes)
-        p.skipWS()
-        let v = try p.parseValue()
-        p.skipWS()
-        if p.i != p.bytes.count { throw p.error("invalid character '\(p.charDesc())' after top-level value") }
-        return v
+        try bytes.withUnsafeBufferPointer { (buf) throws(JSONParseError) -> JSONValue in
+            var p = JSONParser(buf)
+            p.members.reserveCapacity(32)
+            p.skipWS()
+            let v = try p.parseValue()
+            p.skipWS()
+            if p.i != p.bytes.count { throw p.error("invalid character '\(p.charDesc())' after top-level value") }
+            return v
+        }
     }
 
     public static func parse(_ string: String) throws(JSONParseError) -> JSONValue {
@@ -84,8 +91,7 @@ public struct JSONParser {
         }
         // Members are gathered first and the dictionary made once at its final size: filled
         // key by key it would rehash at every doubling.
-        var members: [(String, JSONValue)] = []
-        members.reserveCapacity(8)
+        let base = members.count
         while true {
             skipWS()
             guard i < bytes.count else { throw error("unexpected end of JSON input") }
@@ -99,7 +105,8 @@ public struct JSONParser {
             }
             i += 1
             skipWS()
-            members.append((key, try parseValue()))
+            let value = try parseValue()
+            members.append((key, value))
             skipWS()
             guard i < bytes.count else { throw error("unexpected end of JSON input") }
             if bytes[i] == UInt8(ascii: ",") {
@@ -108,8 +115,9 @@ public struct JSONParser {
             }
             if bytes[i] == UInt8(ascii: "}") {
                 i += 1
-                var obj = [String: JSONValue](minimumCapacity: members.count)
-                for (k, v) in members { obj[k] = v }  // a repeated key: the last one wins
+                var obj = [String: JSONValue](minimumCapacity: members.count - base)
+                for m in base..<members.count { obj[members[m].0] = members[m].1 }  // a repeated key: the last one wins
+                members.removeSubrange(base...)
                 return .object(obj)
             }
             throw error("invalid character '\(charDesc())' after object key:value pair")
@@ -150,7 +158,7 @@ public struct JSONParser {
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
-                let s = String(decoding: bytes[start..<i], as: UTF8.self)
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
                 i += 1
                 return s
             }
@@ -255,7 +263,18 @@ public struct JSONParser {
             }
             while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
         }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        if isInt, i - start <= 18 {  // fits in Int64 whatever the digits
+            var v: Int64 = 0
+            var k = start
+            let negative = bytes[k] == UInt8(ascii: "-")
+            if negative { k += 1 }
+            while k < i {
+                v = v * 10 + Int64(bytes[k] &- UInt8(ascii: "0"))
+                k += 1
+            }
+            return .int(negative ? -v : v)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if isInt, let v = Int64(text) { return .int(v) }
         guard let d = Double(text) else { throw error("invalid number \(text)") }
         return .double(d)
