@@ -46,10 +46,7 @@ public struct APIClient: Sendable {
         if body != nil { headers.append(("Content-Type", contentType)) }
         let resp = try await transport.send(method, path, headers: headers, body: body.map { JSONWriter.bytes($0) }, timeout: timeout)
         let bytes = Array(resp.body.readableBytesView)
-        guard (200..<300).contains(resp.status) else {
-            if let value = try? JSONParser.parse(bytes), let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { throw s }
-            throw Status(message: "unexpected HTTP \(resp.status) from \(path)", reason: "Unknown", code: Int32(resp.status))
-        }
+        guard (200..<300).contains(resp.status) else { throw Self.failure(resp.status, bytes, path) }
         return bytes.isEmpty ? JSONValue.null : try JSONParser.parse(bytes)
     }
 
@@ -58,11 +55,13 @@ public struct APIClient: Sendable {
     public func send(_ method: HTTPMethod, _ path: String, body: JSONValue, contentType: String = "application/json") async throws {
         let headers = [("Accept", "application/json"), ("User-Agent", userAgent), ("Content-Type", contentType)]
         let resp = try await transport.send(method, path, headers: headers, body: JSONWriter.bytes(body), timeout: timeout)
-        guard (200..<300).contains(resp.status) else {
-            let bytes = Array(resp.body.readableBytesView)
-            if let value = try? JSONParser.parse(bytes), let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { throw s }
-            throw Status(message: "unexpected HTTP \(resp.status) from \(path)", reason: "Unknown", code: Int32(resp.status))
-        }
+        guard (200..<300).contains(resp.status) else { throw Self.failure(resp.status, Array(resp.body.readableBytesView), path) }
+    }
+
+    /// The server's `Status` for a failed request, or one that names the HTTP status.
+    static func failure(_ status: Int, _ body: [UInt8], _ path: String) -> Status {
+        if let value = try? JSONParser.parse(body), let s = try? JSONValueDecoder().decode(Status.self, from: value), s.code != nil { return s }
+        return Status(message: "unexpected HTTP \(status) from \(path)", reason: "Unknown", code: Int32(status))
     }
 
     // MARK: typed CRUD

@@ -75,6 +75,27 @@ private struct NameKey: CodingKey {
 
 // MARK: - Decoder
 
+/// A value being decoded or encoded, linked to its parent: under a key, or at an array index
+/// (`index >= 0`). The root has no parent.
+private protocol PathNode: AnyObject {
+    var parent: Self? { get }
+    var key: (any CodingKey)? { get }
+    var index: Int { get }
+}
+
+extension PathNode {
+    /// The keys from the root down to this value, built only when asked for.
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node: Self? = self
+        while let n = node, n.parent != nil {
+            if let k = n.key { keys.append(k) } else if n.index >= 0 { keys.append(IndexKey(n.index)) }
+            node = n.parent
+        }
+        return keys.reversed()
+    }
+}
+
 private final class UnknownFieldCollector {
     var paths: [String] = []
 }
@@ -83,7 +104,7 @@ private final class UnknownFieldCollector {
 /// costs one allocation (a struct this size would be boxed as well), and so that the coding
 /// path is a chain of parents, built into an array only when an error or a caller asks for it.
 /// A pod decode made thousands of `codingPath + [key]` copies before.
-private final class _JVDecoder: Decoder {
+private final class _JVDecoder: Decoder, PathNode {
     let value: JSONValue
     let parent: _JVDecoder?
     /// The key under the parent: a `CodingKey`, or an array index (`index >= 0`).
@@ -102,15 +123,6 @@ private final class _JVDecoder: Decoder {
     }
 
     var userInfo: [CodingUserInfoKey: Any] { [:] }
-    var codingPath: [any CodingKey] {
-        var keys: [any CodingKey] = []
-        var d: _JVDecoder? = self
-        while let n = d, n.parent != nil {
-            if let k = n.key { keys.append(k) } else if n.index >= 0 { keys.append(IndexKey(n.index)) }
-            d = n.parent
-        }
-        return keys.reversed()
-    }
 
     func mismatch(_ expected: String) -> JSONValueDecodingError {
         JSONValueDecodingError(
@@ -322,7 +334,7 @@ private struct _SingleDec: SingleValueDecodingContainer {
 
 /// One value being encoded; like `_JVDecoder`, its coding path is the chain of parents, built
 /// only when asked for, and it holds the value its containers write.
-private final class _JVEncoder: Encoder {
+private final class _JVEncoder: Encoder, PathNode {
     var value: JSONValue?
     let parent: _JVEncoder?
     let key: (any CodingKey)?
@@ -335,15 +347,6 @@ private final class _JVEncoder: Encoder {
         self.index = index
     }
 
-    var codingPath: [any CodingKey] {
-        var keys: [any CodingKey] = []
-        var e: _JVEncoder? = self
-        while let n = e, n.parent != nil {
-            if let k = n.key { keys.append(k) } else if n.index >= 0 { keys.append(IndexKey(n.index)) }
-            e = n.parent
-        }
-        return keys.reversed()
-    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         if value?.objectValue == nil { value = .emptyObject }
