@@ -36,7 +36,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "swiftlet.scheduler")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let client = SchedulerRunner.makeClient(server: server)
+        // its transport opens a connection per request in flight and one per watch; shut down below
+        let client = APIClient(baseURL: server)
         let el = election.options
         let id = el.identity
         var options = SchedulerOptions()

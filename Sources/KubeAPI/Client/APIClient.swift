@@ -42,20 +42,24 @@ public struct APIClient: Sendable {
     public func request(_ method: HTTPMethod, _ path: String, body: JSONValue? = nil,
                         contentType: String = "application/json") async throws -> JSONValue
     {
-        var headers = [("Accept", "application/json"), ("User-Agent", userAgent)]
-        if body != nil { headers.append(("Content-Type", contentType)) }
-        let resp = try await transport.send(method, path, headers: headers, body: body.map { JSONWriter.bytes($0) }, timeout: timeout)
-        let bytes = Array(resp.body.readableBytesView)
-        guard (200..<300).contains(resp.status) else { throw Self.failure(resp.status, bytes, path) }
+        let bytes = try await exchange(method, path, body: body, contentType: contentType)
         return bytes.isEmpty ? JSONValue.null : try JSONParser.parse(bytes)
     }
 
     /// A request whose successful answer is not needed (an event's echo): the status is
     /// checked and an error body becomes the server's `Status`, but a 2xx body is not parsed.
     public func send(_ method: HTTPMethod, _ path: String, body: JSONValue, contentType: String = "application/json") async throws {
-        let headers = [("Accept", "application/json"), ("User-Agent", userAgent), ("Content-Type", contentType)]
-        let resp = try await transport.send(method, path, headers: headers, body: JSONWriter.bytes(body), timeout: timeout)
-        guard (200..<300).contains(resp.status) else { throw Self.failure(resp.status, Array(resp.body.readableBytesView), path) }
+        _ = try await exchange(method, path, body: body, contentType: contentType)
+    }
+
+    /// One request and its answer's bytes; a status outside 2xx is thrown as `failure` says.
+    private func exchange(_ method: HTTPMethod, _ path: String, body: JSONValue?, contentType: String) async throws -> [UInt8] {
+        var headers = [("Accept", "application/json"), ("User-Agent", userAgent)]
+        if body != nil { headers.append(("Content-Type", contentType)) }
+        let resp = try await transport.send(method, path, headers: headers, body: body.map { JSONWriter.bytes($0) }, timeout: timeout)
+        let bytes = Array(resp.body.readableBytesView)
+        guard (200..<300).contains(resp.status) else { throw Self.failure(resp.status, bytes, path) }
+        return bytes
     }
 
     /// The server's `Status` for a failed request, or one that names the HTTP status.
@@ -180,8 +184,7 @@ public struct APIClient: Sendable {
         guard resp.status == 200 else {
             var buf = ByteBuffer()
             for try await var chunk in resp.body where buf.readableBytes < 1 << 20 { buf.writeBuffer(&chunk) }
-            if let v = try? JSONParser.parse(Array(buf.readableBytesView)), let s = try? JSONValueDecoder().decode(Status.self, from: v) { throw s }
-            throw Status(message: "watch failed with HTTP \(resp.status)", reason: "Unknown", code: Int32(resp.status))
+            throw Self.failure(resp.status, Array(buf.readableBytesView), path(T.self, namespace: namespace))
         }
         let body = resp.body
         return AsyncThrowingStream { cont in

@@ -26,6 +26,8 @@ public final class APITransport: Sendable {
 
     public let host: String
     public let port: Int
+    /// `host:port` as the Host header and messages spell it (an IPv6 address in brackets).
+    private let authority: String
     private let group: any EventLoopGroup
     private let setupError: String?
     private let state = Mutex(PoolState())
@@ -54,6 +56,7 @@ public final class APITransport: Sendable {
     init(host: String, port: Int, setupError: String?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.host = host
         self.port = port
+        self.authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         self.setupError = setupError
         self.group = group
     }
@@ -136,7 +139,7 @@ public final class APITransport: Sendable {
         if let setupError { throw TransportError(message: setupError, beforeResponse: true) }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
         head.headers.reserveCapacity(headers.count + 2)
-        head.headers.add(name: "Host", value: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+        head.headers.add(name: "Host", value: authority)
         for (k, v) in headers { head.headers.add(name: k, value: v) }
         if let bodyCount { head.headers.add(name: "Content-Length", value: String(bodyCount)) }
         return head
@@ -177,7 +180,7 @@ public final class APITransport: Sendable {
                 .connect(host: host, port: port).get()
             return Connection(channel: channel, handler: handler)
         } catch {
-            throw TransportError(message: "cannot connect to the API server at \(host):\(port): \(error)", beforeResponse: true)
+            throw TransportError(message: "cannot connect to the API server at \(authority): \(error)", beforeResponse: true)
         }
     }
 }

@@ -40,8 +40,9 @@ public actor Informer<T: KubeObject> {
     /// Watched objects that did not decode as `T` (skipped; `lastError` says why).
     public private(set) var undecodable = 0
 
-    /// `stripManagedFields` drops `metadata.managedFields` from every object before it is
-    /// decoded and cached, as kube-scheduler's and kube-controller-manager's informers do: they
+    /// `stripManagedFields` drops `metadata.managedFields` from watched objects before they are
+    /// decoded and from listed ones before they are cached, as kube-scheduler's and
+    /// kube-controller-manager's informers do: they
     /// never read them, and they are a large part of every object (the API server keeps the
     /// live ones when an update leaves them out).
     public init(client: APIClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,

@@ -347,7 +347,6 @@ private final class _JVEncoder: Encoder, PathNode {
         self.index = index
     }
 
-
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         if value?.objectValue == nil { value = .emptyObject }
         return KeyedEncodingContainer(_KeyedEnc<Key>(encoder: self))

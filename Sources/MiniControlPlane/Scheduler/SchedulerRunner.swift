@@ -10,11 +10,6 @@ public enum SchedulerRunner {
         LeaderElectionConfig(namespace: "kube-system", name: "kube-scheduler", identity: identity)
     }
 
-    /// A client for `server`. Its transport opens as many connections as there are requests in
-    /// flight (bindings go out `apiParallelism` at a time) and one per watch; shut
-    /// `client.transport` down when done.
-    public static func makeClient(server: String) -> APIClient { APIClient(baseURL: server) }
-
     /// Runs until the task is cancelled.
     public static func run(client: APIClient, options: SchedulerOptions, leaderElection: LeaderElectionConfig?,
                            logger: Logger = Logger(label: "swiftlet.scheduler")) async
