@@ -28,9 +28,10 @@ public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
 
     public func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
         // fast path for the common pod: cpu and memory only, and it fits
-        if pod.requestsOnlyCPUAndMemory && Int64(node.podCount) < node.allocatablePods
-            && pod.requestCPU <= node.allocatableMilliCPU - node.requestedMilliCPU
-            && pod.requestMemory <= node.allocatableMemory - node.requestedMemory
+        let f = node.fit
+        if pod.requestsOnlyCPUAndMemory && Int64(f.podCount) < f.allocatablePods
+            && pod.requestCPU <= f.allocatableMilliCPU - f.requestedMilliCPU
+            && pod.requestMemory <= f.allocatableMemory - f.requestedMemory
         {
             return nil
         }
@@ -45,8 +46,9 @@ public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
     }
 
     public func score(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> Int64 {
-        let cpu = Self.leastAllocated(requested: node.nonZeroCPU + pod.nonZeroCPU, allocatable: node.allocatableMilliCPU)
-        let mem = Self.leastAllocated(requested: node.nonZeroMemory + pod.nonZeroMemory, allocatable: node.allocatableMemory)
+        let f = node.fit
+        let cpu = Self.leastAllocated(requested: f.nonZeroCPU + pod.nonZeroCPU, allocatable: f.allocatableMilliCPU)
+        let mem = Self.leastAllocated(requested: f.nonZeroMemory + pod.nonZeroMemory, allocatable: f.allocatableMemory)
         return (cpu + mem) / 2
     }
 }
@@ -62,8 +64,9 @@ public struct NodeResourcesBalancedAllocation: ScorePlugin {
         func fraction(_ req: Int64, _ alloc: Int64) -> Double {
             alloc == 0 ? 0 : min(1, Double(req) / Double(alloc))
         }
-        let cpu = fraction(node.requestedMilliCPU + pod.requestCPU, node.allocatableMilliCPU)
-        let mem = fraction(node.requestedMemory + pod.requestMemory, node.allocatableMemory)
+        let f = node.fit
+        let cpu = fraction(f.requestedMilliCPU + pod.requestCPU, f.allocatableMilliCPU)
+        let mem = fraction(f.requestedMemory + pod.requestMemory, f.allocatableMemory)
         let std = abs(cpu - mem) / 2
         return Int64((1 - std) * Double(maxNodeScore))
     }
