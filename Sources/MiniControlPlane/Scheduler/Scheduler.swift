@@ -17,6 +17,9 @@ public struct SchedulerOptions: Sendable {
     /// `reportingInstance` of the events (the leader-election identity).
     public var identity: String? = nil
     public var logger = Logger(label: "swiftlet.scheduler")
+    /// Called after each successful binding (the pod's node is durable in the API server) with
+    /// the pod's `namespace/name` and the node: a hook for metrics and the benchmark.
+    public var onBound: (@Sendable (_ pod: String, _ node: String) -> Void)? = nil
     public init() {}
 }
 
@@ -323,10 +326,12 @@ public actor Scheduler {
         var failures: [String: FilterFailure] = [:]
         var processed = 0
         let start = nextStartNodeIndex % n
+        let anyNominated = !queue.nominated.isEmpty
         for i in 0..<n {
             let node = nodes[(start + i) % n]
             processed += 1
-            if let f = filter(pod, node, state, active) {
+            let failure = anyNominated ? filter(pod, node, state, active) : Framework.run(active, pod, node, state)
+            if let f = failure {
                 failures[node.name] = f
             } else {
                 feasible.append(node)
@@ -470,6 +475,7 @@ public actor Scheduler {
         stats.scheduled += 1
         stats.bindTime += took
         queue.done(q.info.key)
+        options.onBound?(q.info.key, node)
         recorder?.event(q.info.pod, reason: "Scheduled", message: "Successfully assigned \(q.info.key) to \(node)")
     }
 
