@@ -159,7 +159,7 @@ let package = Package(
             dependencies: ["KubeAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "MiniControlPlaneTests", dependencies: ["MiniControlPlane", "KubeAPI", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI"], swiftSettings: swiftSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
         .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "PLEG", "Runtime", "CNI", "KubeAPI"], swiftSettings: swiftSettings),

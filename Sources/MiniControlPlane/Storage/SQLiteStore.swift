@@ -53,22 +53,15 @@ public actor SQLiteStore: Store {
             db = try DatabaseQueue(path: path, configuration: config)
         }
         self.historyLimit = historyLimit
-        try db.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL,
-                      create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL);
-                    CREATE TABLE IF NOT EXISTS log (rev INTEGER PRIMARY KEY NOT NULL, key TEXT NOT NULL,
-                      type INTEGER NOT NULL, value BLOB NOT NULL, create_rev INTEGER NOT NULL);
-                    CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
-                    """)
-        }
+        try db.write { db in try Self.prepareSchema(db) }
         var loaded: [String: [String: Entry]] = [:]
         var rev: Int64 = 0
         var comp: Int64 = 0
         var hist: [StoreEvent] = []
         try db.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT key, value, create_rev, mod_rev FROM kv")
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT c.key, l.value, c.create_rev, c.mod_rev FROM current c JOIN log l ON l.rev = c.mod_rev
+                """)
             while let row = try rows.next() {
                 let key: String = row[0]
                 let data: Data = row[1]
@@ -78,7 +71,10 @@ public actor SQLiteStore: Store {
             }
             if let r = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'revision'") { rev = max(rev, r) }
             comp = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'compacted'") ?? 0
-            let logRows = try Row.fetchCursor(db, sql: "SELECT rev, key, type, value, create_rev FROM log ORDER BY rev")
+            rev = max(rev, comp)
+            // rows at or below the compaction point are kept only as current values, not history
+            let logRows = try Row.fetchCursor(db, sql: "SELECT rev, key, type, value, create_rev FROM log WHERE rev > ? ORDER BY rev",
+                                              arguments: [comp])
             while let row = try logRows.next() {
                 let t: Int = row[2]
                 let data: Data = row[3]
@@ -91,6 +87,34 @@ public actor SQLiteStore: Store {
         revision = rev
         compacted = comp
         history = hist
+    }
+
+    /// The layout: every value is written once, as a row of `log` (rev, key, type, value,
+    /// create_rev); `current` maps each live key to the revision holding its value. History is
+    /// the log above the compaction point; compaction deletes log rows at or below it except
+    /// those that are still some key's current value. The revision is the newest log row or the
+    /// compaction point, so a commit writes nothing but its log rows and `current` entries.
+    ///
+    /// Stores made before this layout kept a copy of each value in a `kv` table; they are
+    /// moved over in one transaction (values whose log row was compacted away go back into the
+    /// log under their own revision).
+    static func prepareSchema(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS log (rev INTEGER PRIMARY KEY NOT NULL, key TEXT NOT NULL,
+                  type INTEGER NOT NULL, value BLOB NOT NULL, create_rev INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS current (key TEXT PRIMARY KEY NOT NULL, create_rev INTEGER NOT NULL,
+                  mod_rev INTEGER NOT NULL) WITHOUT ROWID;
+                """)
+        guard try db.tableExists("kv") else { return }
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO log (rev, key, type, value, create_rev)
+                  SELECT mod_rev, key, CASE WHEN mod_rev = create_rev THEN 0 ELSE 1 END, value, create_rev FROM kv;
+                INSERT OR REPLACE INTO current (key, create_rev, mod_rev) SELECT key, create_rev, mod_rev FROM kv;
+                DROP TABLE kv;
+                """)
     }
 
     static func bucket(of key: String) -> String {
@@ -209,19 +233,16 @@ public actor SQLiteStore: Store {
                         for r in toWrite {
                             switch r {
                             case .put(let key, let value, let createRev, let modRev, let type):
-                                try db.cachedStatement(sql: "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev) VALUES (?, ?, ?, ?)")
-                                    .execute(arguments: [key, value, createRev, modRev])
+                                try db.cachedStatement(sql: "INSERT OR REPLACE INTO current (key, create_rev, mod_rev) VALUES (?, ?, ?)")
+                                    .execute(arguments: [key, createRev, modRev])
                                 try db.cachedStatement(sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, ?, ?, ?)")
                                     .execute(arguments: [modRev, key, type, value, createRev])
                             case .delete(let key, let prev, let createRev, let rev):
-                                try db.execute(sql: "DELETE FROM kv WHERE key = ?", arguments: [key])
-                                try db.execute(
-                                    sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, 2, ?, ?)",
-                                    arguments: [rev, key, prev, createRev])
+                                try db.cachedStatement(sql: "DELETE FROM current WHERE key = ?").execute(arguments: [key])
+                                try db.cachedStatement(sql: "INSERT INTO log (rev, key, type, value, create_rev) VALUES (?, ?, 2, ?, ?)")
+                                    .execute(arguments: [rev, key, prev, createRev])
                             }
                         }
-                        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?)")
-                            .execute(arguments: [finalRev])
                     }
                 }
             } catch {
@@ -294,7 +315,12 @@ public actor SQLiteStore: Store {
         guard rev > compacted else { return }
         let target = min(rev, revision)
         try await db.write { db in
-            try db.execute(sql: "DELETE FROM log WHERE rev <= ?", arguments: [target])
+            try db.execute(
+                sql: """
+                    DELETE FROM log WHERE rev <= ?
+                      AND NOT EXISTS (SELECT 1 FROM current c WHERE c.key = log.key AND c.mod_rev = log.rev)
+                    """,
+                arguments: [target])
             try db.execute(sql: "INSERT OR REPLACE INTO meta (name, value) VALUES ('compacted', ?)", arguments: [target])
         }
         compacted = target
