@@ -84,7 +84,7 @@ struct SchedulerBench: AsyncParsableCommand {
         }
         let client = APIClient(baseURL: baseURL)
         let times = SendTimes()
-        let box = StatsBox()
+        let bound = BoundLog()
 
         var options = SchedulerOptions()
         options.framework = framework
@@ -93,34 +93,29 @@ struct SchedulerBench: AsyncParsableCommand {
         var logger = Logger(label: "bench.scheduler")
         logger.logLevel = .error
         options.logger = logger
-        options.onBound = { key, _ in
-            let t = now()
-            // keys are "bench/pod-i"; `times` holds "pod-i"
-            if let sent = times.take(String(key.dropFirst(6))) { box.record(ns: t - sent) }
-        }
+        options.onBound = { key, _ in bound.append(key, now()) }
         let scheduler = Scheduler(client: client, options: options)
         let schedTask = Task { await scheduler.run() }
         defer { schedTask.cancel() }
         while await !scheduler.synced, now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
         let synced = now()
-        for i in 0..<count { times.set("pod-\(i)", synced) }
-        while box.stats.ops < count && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        var drain = box.stats
-        drain.seconds = Double(now() - synced) / 1e9
+        while bound.count < count && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        // a pod can be bound before this loop saw the informers synced: count it from there
+        let drain = Self.stats(bound.drain(), seconds: 0) { _, t in t > synced ? t - synced : 0 }
         say(row("\(name) backlog", drain) + (drain.ops < count ? "   (timed out: \(drain.ops) bound)" : ""))
         try await checkAllBound(client)
 
         // phase 2, streaming: pods created while the scheduler runs; latency is creation request
         // sent → binding acknowledged
         let streamStart = now()
-        box.reset()
         _ = try await runLoad(count: streamed, concurrency: concurrency) { i in
-            times.set("pod-\(count + i)", now())
+            times.set("bench/pod-\(count + i)", now())
             try await post(http, baseURL + "/api/v1/namespaces/bench/pods", Self.pod(count + i))
         }
-        while box.stats.ops < streamed && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        var stream = box.stats
-        stream.seconds = Double(now() - streamStart) / 1e9
+        while bound.count < streamed && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let stream = Self.stats(bound.drain(), seconds: Double(now() - streamStart) / 1e9) { key, t in
+            times.take(key).map { t > $0 ? t - $0 : 0 }
+        }
         say(row("\(name) streaming", stream) + (stream.ops < streamed ? "   (timed out: \(stream.ops) bound)" : ""))
         try await checkAllBound(client)
         let st = await scheduler.stats
@@ -132,11 +127,49 @@ struct SchedulerBench: AsyncParsableCommand {
         return Result(rate: Double(drain.ops) / drain.seconds)
     }
 
+    /// Latencies of the bindings in `log` (`latency` gives nanoseconds, or nil to leave one
+    /// out); `seconds` 0 means "until the last binding", measured from the first latency's origin.
+    static func stats(_ log: [(key: String, at: UInt64)], seconds: Double, latency: (String, UInt64) -> UInt64?) -> Stats {
+        var s = Stats()
+        var longest: UInt64 = 0
+        for (key, at) in log {
+            guard let ns = latency(key, at) else { continue }
+            s.record(ns: ns)
+            s.ops += 1
+            longest = max(longest, ns)
+        }
+        s.seconds = seconds > 0 ? seconds : Double(longest) / 1e9
+        return s
+    }
+
     /// The hook counts what the scheduler believes it bound; the server must agree.
     func checkAllBound(_ client: APIClient) async throws {
         let unbound = try await client.list(Pod.self, namespace: "bench", fieldSelector: "spec.nodeName=").items
         if !unbound.isEmpty {
             say("    \(unbound.count) pods still unbound in the API server, e.g. \(unbound.prefix(3).map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    /// Bindings as the scheduler reports them: pod key and when.
+    final class BoundLog: @unchecked Sendable {
+        private var entries: [(key: String, at: UInt64)] = []
+        private let lock = NSLock()
+        func append(_ key: String, _ at: UInt64) {
+            lock.lock()
+            entries.append((key, at))
+            lock.unlock()
+        }
+        var count: Int {
+            lock.lock()
+            defer { lock.unlock() }
+            return entries.count
+        }
+        func drain() -> [(key: String, at: UInt64)] {
+            lock.lock()
+            defer { lock.unlock() }
+            let e = entries
+            entries = []
+            return e
         }
     }
 
