@@ -129,7 +129,8 @@ public struct Framework: Sendable {
     }
 
     static func run(_ filters: [any FilterPlugin], _ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
-        for f in filters { if let failure = f.filter(pod, node, state) { return failure } }
+        // by index: `for f in filters` copies each existential out of the array, per node
+        for i in filters.indices { if let failure = filters[i].filter(pod, node, state) { return failure } }
         return nil
     }
 }

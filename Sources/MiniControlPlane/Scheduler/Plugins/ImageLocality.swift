@@ -3,8 +3,8 @@ import KubeAPI
 /// Score: prefer nodes that already hold the pod's images, weighted by image size and by how
 /// widely the image is spread (so one node holding it does not attract everything).
 public struct ImageLocality: ScorePlugin {
-    public let name = "ImageLocality"
-    public let weight: Int64 = 1
+    public var name: String { "ImageLocality" }
+    public var weight: Int64 { 1 }
     static let mb: Int64 = 1024 * 1024
     static let minThreshold: Int64 = 23 * mb
     static let maxContainerThreshold: Int64 = 1000 * mb

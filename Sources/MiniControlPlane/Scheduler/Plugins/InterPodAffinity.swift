@@ -6,8 +6,8 @@ import KubeAPI
 /// against this pod. Score: preferred terms both ways (existing pods' required affinity counts
 /// with weight 1), min-max scaled.
 public struct InterPodAffinity: FilterPlugin, ScorePlugin {
-    public let name = "InterPodAffinity"
-    public let weight: Int64 = 2
+    public var name: String { "InterPodAffinity" }
+    public var weight: Int64 { 2 }
     public static let affinityReason = "node(s) didn't match pod affinity rules"
     public static let antiAffinityReason = "node(s) didn't match pod anti-affinity rules"
     public static let existingAntiAffinityReason = "node(s) didn't satisfy existing pods anti-affinity rules"

@@ -3,8 +3,8 @@ import KubeAPI
 /// Filter: `spec.nodeSelector` and required node affinity. Score: the summed weights of the
 /// preferred terms a node matches, scaled to the best node.
 public struct NodeAffinity: FilterPlugin, ScorePlugin {
-    public let name = "NodeAffinity"
-    public let weight: Int64 = 2
+    public var name: String { "NodeAffinity" }
+    public var weight: Int64 { 2 }
     public static let reason = "node(s) didn't match Pod's node affinity/selector"
     public init() {}
 

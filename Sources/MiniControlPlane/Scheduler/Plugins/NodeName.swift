@@ -2,7 +2,7 @@ import KubeAPI
 
 /// Filter: a pod that names a node fits only that node.
 public struct NodeName: FilterPlugin {
-    public let name = "NodeName"
+    public var name: String { "NodeName" }
     public static let reason = "node(s) didn't match the requested node name"
     public init() {}
     public func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool { !pod.nodeName.isEmpty }

@@ -5,8 +5,8 @@ import KubeAPI
 /// failing with upstream's reason. Score: LeastAllocated over cpu and memory (weights 1, 1),
 /// using the non-zero requests (containers without requests count as 100m / 200Mi).
 public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
-    public let name = "NodeResourcesFit"
-    public let weight: Int64 = 1
+    public var name: String { "NodeResourcesFit" }
+    public var weight: Int64 { 1 }
     public init() {}
 
     /// Every reason the pod does not fit (upstream reports all of them, in this order).
@@ -56,8 +56,8 @@ public struct NodeResourcesFit: FilterPlugin, ScorePlugin {
 /// Score: prefer nodes whose cpu and memory would be used in the same proportion
 /// (1 − standard deviation of the two fractions), computed on the real requests.
 public struct NodeResourcesBalancedAllocation: ScorePlugin {
-    public let name = "NodeResourcesBalancedAllocation"
-    public let weight: Int64 = 1
+    public var name: String { "NodeResourcesBalancedAllocation" }
+    public var weight: Int64 { 1 }
     public init() {}
 
     public func score(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> Int64 {

@@ -3,7 +3,7 @@ import KubeAPI
 /// Filter: cordoned nodes (`spec.unschedulable`) take only pods that tolerate the
 /// `node.kubernetes.io/unschedulable:NoSchedule` taint.
 public struct NodeUnschedulable: FilterPlugin {
-    public let name = "NodeUnschedulable"
+    public var name: String { "NodeUnschedulable" }
     public static let reason = "node(s) were unschedulable"
     static let taint = Taint(key: "node.kubernetes.io/unschedulable", effect: "NoSchedule")
     public init() {}

@@ -5,8 +5,8 @@ import KubeAPI
 /// in the node's domain plus this pod, minus the least-loaded domain — exceed `maxSkew`.
 /// Score (ScheduleAnyway constraints): fewer matching pods in the node's domains is better.
 public struct PodTopologySpread: FilterPlugin, ScorePlugin {
-    public let name = "PodTopologySpread"
-    public let weight: Int64 = 2
+    public var name: String { "PodTopologySpread" }
+    public var weight: Int64 { 2 }
     public static let reason = "node(s) didn't match pod topology spread constraints"
     public static let missingLabelReason = "node(s) didn't match pod topology spread constraints (missing required label)"
     public init() {}

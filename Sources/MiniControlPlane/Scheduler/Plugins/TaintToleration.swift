@@ -3,8 +3,8 @@ import KubeAPI
 /// Filter: NoSchedule and NoExecute taints must be tolerated. Score: fewer untolerated
 /// PreferNoSchedule taints is better.
 public struct TaintToleration: FilterPlugin, ScorePlugin {
-    public let name = "TaintToleration"
-    public let weight: Int64 = 3
+    public var name: String { "TaintToleration" }
+    public var weight: Int64 { 3 }
     public static let reason = "node(s) had untolerated taint(s)"
     public init() {}
 
