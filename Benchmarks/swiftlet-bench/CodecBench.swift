@@ -45,6 +45,7 @@ struct CodecBench: ParsableCommand {
             sink &+= try JSONValueDecoder().decode(Pod.self, from: try JSONParser.parse(bytes)).metadata.name?.count ?? 0
         }
         try measure("reference: bytes → Pod, Foundation JSONDecoder") { sink &+= try JSONDecoder().decode(Pod.self, from: data).metadata.name?.count ?? 0 }
+        measure("JSONValue → bytes (JSONWriter)") { sink &+= JSONWriter.bytes(tree).count }
         try measure("Pod → bytes, ours (encode + write)") { sink &+= JSONWriter.bytes(try JSONValueEncoder().encode(ours)).count }
         try measure("reference: Pod → bytes, Foundation JSONEncoder") { sink &+= try JSONEncoder().encode(ours).count }
         let ourDecode = results[2].1, refDecode = results[3].1, ourEncode = results[4].1, refEncode = results[5].1

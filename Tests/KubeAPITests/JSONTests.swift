@@ -25,6 +25,9 @@ import Testing
         let v: JSONValue = ["z": [.int(0), .int(-7), .int(.max), .int(.min), .int(1_000_000)], "a": [.bool(true), .bool(false), .null, .double(2.5)],
                             "m": .string("plain"), "e": .string("q\"b\\n\nt\tc\u{01}é")]
         #expect(JSONWriter.string(v) == #"{"a":[true,false,null,2.5],"e":"q\"b\\n\nt\tc\u0001é","m":"plain","z":[0,-7,9223372036854775807,-9223372036854775808,1000000]}"#)
+        // empty and one-key objects, nested; keys sorted by their UTF-8 bytes at every level
+        let nested: JSONValue = ["b": ["x": .emptyObject], "a": .emptyObject, "B": ["y": ["k2": 2, "k10": 10, "k1": 1]]]
+        #expect(JSONWriter.string(nested) == #"{"B":{"y":{"k1":1,"k10":10,"k2":2}},"a":{},"b":{"x":{}}}"#)
     }
 
     @Test(arguments: ["{", "[1,]", "{\"a\" 1}", "tru", "01x", "\"abc", "{\"a\":1}x", "[1 2]"])

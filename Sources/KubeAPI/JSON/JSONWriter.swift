@@ -27,19 +27,32 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            // Keys in order: sort (key, index) pairs, not copies of the entries (keys are
-            // mostly small strings stored inline, so the pairs cost no retains).
-            var order: [(key: String, index: Dictionary<String, JSONValue>.Index)] = []
-            order.reserveCapacity(o.count)
-            for i in o.indices { order.append((o[i].key, i)) }
-            order.sort { $0.key < $1.key }
-            var first = true
-            for (k, i) in order {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
+            if o.count == 1, let (k, v) = o.first {
                 writeString(k, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(o[i].value, into: &out)
+                write(v, into: &out)
+            } else if o.count > 1 {
+                // Keys in order: sort the entries' indices (plain values, on the stack for
+                // all but the largest objects) by key, not copies of the entries.
+                withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: o.count) { buffer in
+                    var order = buffer
+                    var n = 0
+                    var i = o.startIndex
+                    while i != o.endIndex {
+                        order.initializeElement(at: n, to: i)
+                        n += 1
+                        i = o.index(after: i)
+                    }
+                    let keys = o.keys
+                    order.sort { keys[$0] < keys[$1] }
+                    for (n, i) in order.enumerated() {
+                        if n > 0 { out.append(UInt8(ascii: ",")) }
+                        writeString(keys[i], into: &out)
+                        out.append(UInt8(ascii: ":"))
+                        write(o.values[i], into: &out)
+                    }
+                    _ = order.deinitialize()
+                }
             }
             out.append(UInt8(ascii: "}"))
         }
