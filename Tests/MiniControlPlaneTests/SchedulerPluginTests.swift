@@ -77,6 +77,16 @@ import Testing
         var scores = nodes.map { pl.score(PodInfo(F.pod("p")), $0, state) }
         pl.normalize(&scores, state)
         #expect(scores == [0, 100])
+        // the cache counts softly tainted nodes through updates and removals; none → no scoring
+        var c2 = F.cache([soft, F.node("plain")])
+        #expect(c2.nodesWithSoftTaints == 1)
+        c2.removeNode("s")
+        #expect(c2.nodesWithSoftTaints == 0)
+        #expect(!pl.preScore(PodInfo(F.pod("p")), [c2.nodes["plain"]!], F.view(c2), state))
+        c2.addOrUpdateNode(F.node("plain", taints: [Taint(key: "k", effect: "PreferNoSchedule")]))
+        #expect(c2.nodesWithSoftTaints == 1)
+        c2.addOrUpdateNode(F.node("plain"))
+        #expect(c2.nodesWithSoftTaints == 0)
     }
 
     @Test func nodeUnschedulableAndNodeName() {

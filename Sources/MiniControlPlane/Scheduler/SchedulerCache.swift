@@ -17,6 +17,8 @@ public struct SchedulerCache {
     public private(set) var imageNodeCount: [String: Int] = [:]
     public private(set) var podsWithRequiredAntiAffinity = 0
     public private(set) var podsWithAffinity = 0
+    /// Nodes with a PreferNoSchedule taint: TaintToleration scores only when there are any.
+    public private(set) var nodesWithSoftTaints = 0
 
     public init() {}
 
@@ -27,14 +29,17 @@ public struct SchedulerCache {
     public mutating func addOrUpdateNode(_ n: Node) {
         if let info = nodes[n.name] {
             for img in info.images.keys { imageNodeCount[img, default: 1] -= 1 }
+            if info.hasSoftTaints { nodesWithSoftTaints -= 1 }
             info.setNode(n)
             for img in info.images.keys { imageNodeCount[img, default: 0] += 1 }
+            if info.hasSoftTaints { nodesWithSoftTaints += 1 }
             return
         }
         let info = NodeInfo(n)
         nodes[n.name] = info
         nodeList.append(info)
         for img in info.images.keys { imageNodeCount[img, default: 0] += 1 }
+        if info.hasSoftTaints { nodesWithSoftTaints += 1 }
         for p in (orphans.removeValue(forKey: n.name) ?? [:]).values { addToNode(p, info) }
     }
 
@@ -42,6 +47,7 @@ public struct SchedulerCache {
         guard let info = nodes.removeValue(forKey: name) else { return }
         nodeList.removeAll { $0 === info }
         for img in info.images.keys { imageNodeCount[img, default: 1] -= 1 }
+        if info.hasSoftTaints { nodesWithSoftTaints -= 1 }
         // pods stay known (they still exist in the API) until they are deleted
         for p in info.pods.values {
             orphans[name, default: [:]][p.key] = p

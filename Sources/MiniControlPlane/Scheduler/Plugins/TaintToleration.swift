@@ -17,6 +17,7 @@ public struct TaintToleration: FilterPlugin, ScorePlugin {
     }
 
     public func preScore(_ pod: PodInfo, _ nodes: [NodeInfo], _ view: ClusterView, _ state: CycleState) -> Bool {
+        if view.cache.nodesWithSoftTaints == 0 { return false }
         state.preferNoScheduleTolerations = pod.tolerations.filter { ($0.effect ?? "").isEmpty || $0.effect == "PreferNoSchedule" }
         return nodes.contains { $0.hasSoftTaints }
     }
