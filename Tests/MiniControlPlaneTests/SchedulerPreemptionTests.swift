@@ -35,6 +35,31 @@ import Testing
         #expect(never == "not eligible due to preemptionPolicy=Never")
     }
 
+    /// Victims that block the preemptor through inter-pod anti-affinity: removing them must
+    /// clear the pre-filter's counts (upstream's RemovePod), and a harmless pod is reprieved.
+    @Test func victimsCanClearAntiAffinity() async {
+        let sel = LabelSelector(matchLabels: ["app": "x"])
+        let anti = Affinity(podAntiAffinity: PodAntiAffinity(required: [PodAffinityTerm(labelSelector: sel, topologyKey: "kubernetes.io/hostname")]))
+        let s = await scheduler([F.node("n1")], [
+            F.pod("a", labels: ["app": "x"], priority: 1, nodeName: "n1"),
+            F.pod("b", labels: ["app": "y"], priority: 1, nodeName: "n1"),
+        ])
+        #expect(await s.tryPreempt(PodInfo(F.pod("hi", priority: 100, affinity: anti))) == "n1:a")
+    }
+
+    /// The same for a DoNotSchedule spread constraint: zone a holds two low-priority web pods,
+    /// zone b has no room; both must go for a third web pod to keep the skew at 1.
+    @Test func victimsCanRestoreTopologySpread() async {
+        let c = TopologySpreadConstraint(maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule",
+                                         labelSelector: LabelSelector(matchLabels: ["app": "web"]))
+        let s = await scheduler([F.node("n1", labels: ["zone": "a"]), F.node("n2", cpu: "4", labels: ["zone": "b"])], [
+            F.pod("w1", labels: ["app": "web"], priority: 1, nodeName: "n1"),
+            F.pod("w2", labels: ["app": "web"], priority: 2, nodeName: "n1"),
+            F.pod("big", cpu: "4", priority: 1000, nodeName: "n2"),
+        ])
+        #expect(await s.tryPreempt(PodInfo(F.pod("hi", cpu: "1", labels: ["app": "web"], priority: 100, spread: [c]))) == "n1:w1,w2")
+    }
+
     @Test func scheduleOneSpreadsEqualNodesRoundRobin() async {
         let s = await scheduler((1...4).map { F.node("n\($0)") }, [])
         var chosen: [String] = []

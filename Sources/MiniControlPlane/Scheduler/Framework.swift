@@ -38,6 +38,19 @@ public final class CycleState {
     public var imageNodes: [String: Int] = [:]
     public var totalNodes = 1
     public init() {}
+
+    /// A copy whose pre-filter state can be changed (preemption tries victims on it).
+    public func clone() -> CycleState {
+        let c = CycleState()
+        c.interPodAffinity = interPodAffinity
+        c.spread = spread
+        c.spreadScore = spreadScore
+        c.affinityScore = affinityScore
+        c.preferNoScheduleTolerations = preferNoScheduleTolerations
+        c.imageNodes = imageNodes
+        c.totalNodes = totalNodes
+        return c
+    }
 }
 
 /// A filter plugin: `preFilter` prepares the cycle (once per pod), `filter` judges one node.
@@ -51,11 +64,16 @@ public protocol FilterPlugin: Sendable {
     /// False when `filter` cannot reject any node for this pod (asked once per cycle, after
     /// `preFilter`), so the per-node loop skips the plugin.
     func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool
+    /// Upstream's PreFilterExtensions AddPod/RemovePod: brings what `preFilter` computed from
+    /// the cluster's pods up to date when `other` is added to or removed from `node` (as
+    /// preemption does when it tries victims).
+    func updatePreFilterState(_ pod: PodInfo, _ other: PodInfo, on node: NodeInfo, adding: Bool, _ state: CycleState)
 }
 
 extension FilterPlugin {
     public func preFilter(_ pod: PodInfo, _ view: ClusterView, _ state: CycleState) -> FilterFailure? { nil }
     public func isRelevant(_ pod: PodInfo, _ state: CycleState) -> Bool { true }
+    public func updatePreFilterState(_ pod: PodInfo, _ other: PodInfo, on node: NodeInfo, adding: Bool, _ state: CycleState) {}
 }
 
 /// A score plugin: `preScore` returns false when the plugin has nothing to say about this pod
@@ -121,6 +139,11 @@ public struct Framework: Sendable {
     /// The first failing filter, as upstream stops at the first rejection.
     public func runFilters(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
         Self.run(filters, pod, node, state)
+    }
+
+    /// Tells every filter that `other` joined or left `node`.
+    public func updatePreFilterState(_ pod: PodInfo, _ other: PodInfo, on node: NodeInfo, adding: Bool, _ state: CycleState) {
+        for i in filters.indices { filters[i].updatePreFilterState(pod, other, on: node, adding: adding, state) }
     }
 
     /// The filters that can reject a node for this pod.

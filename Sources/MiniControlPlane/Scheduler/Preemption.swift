@@ -50,18 +50,26 @@ extension Scheduler {
     /// Removes every lower-priority pod; if the pod then fits, puts them back one by one, most
     /// important first, keeping each that still lets the pod fit (reprieve). The rest are the
     /// victims. nil when even removing all of them does not help.
+    /// The cycle's pre-filter state (inter-pod affinity, topology spread counts) follows each
+    /// removal and reprieve, as upstream's RemovePod/AddPod extensions do.
     func selectVictims(_ pod: PodInfo, on node: NodeInfo, _ state: CycleState) -> [PodInfo]? {
         let fw = options.framework
         let what = node.clone()
+        let st = state.clone()
         let lower = what.pods.values.filter { $0.priority < pod.priority }
         if lower.isEmpty { return nil }
-        for p in lower { what.remove(p) }
-        if fw.runFilters(pod, what, state) != nil { return nil }
+        for p in lower {
+            what.remove(p)
+            fw.updatePreFilterState(pod, p, on: what, adding: false, st)
+        }
+        if fw.runFilters(pod, what, st) != nil { return nil }
         var victims: [PodInfo] = []
         for p in lower.sorted(by: Self.moreImportant) {
             what.add(p)
-            if fw.runFilters(pod, what, state) != nil {
+            fw.updatePreFilterState(pod, p, on: what, adding: true, st)
+            if fw.runFilters(pod, what, st) != nil {
                 what.remove(p)
+                fw.updatePreFilterState(pod, p, on: what, adding: false, st)
                 victims.append(p)
             }
         }

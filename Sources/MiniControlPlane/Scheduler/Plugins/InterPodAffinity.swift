@@ -20,34 +20,47 @@ public struct InterPodAffinity: FilterPlugin, ScorePlugin {
         var affinityCounts: [TopologyPair: Int] = [:]
         var antiAffinityCounts: [TopologyPair: Int] = [:]
         var podMatchesOwnAffinity = false
+        var namespaceLabels: [String: [String: String]] = [:]
+
+        /// Counts what `existing` on `node` means for `pod`, `by` +1 (there) or -1 (gone);
+        /// domains that drop to zero are forgotten, as the filter reads an empty map as "none".
+        mutating func update(_ pod: PodInfo, with existing: PodInfo, on node: NodeInfo, by delta: Int) {
+            let labels = namespaceLabels
+            let nsLabels = { (ns: String) in labels[ns] ?? [:] }
+            func bump(_ counts: inout [TopologyPair: Int], _ key: String) {
+                guard let v = node.labels[key] else { return }
+                let pair = TopologyPair(key: key, value: v)
+                let n = (counts[pair] ?? 0) + delta
+                counts[pair] = n == 0 ? nil : n
+            }
+            for term in existing.requiredAntiAffinityTerms where term.matches(pod, nsLabels: nsLabels) {
+                bump(&existingAntiAffinityCounts, term.topologyKey)
+            }
+            if !pod.requiredAffinityTerms.isEmpty, pod.requiredAffinityTerms.allSatisfy({ $0.matches(existing, nsLabels: nsLabels) }) {
+                for term in pod.requiredAffinityTerms { bump(&affinityCounts, term.topologyKey) }
+            }
+            for term in pod.requiredAntiAffinityTerms where term.matches(existing, nsLabels: nsLabels) {
+                bump(&antiAffinityCounts, term.topologyKey)
+            }
+        }
     }
 
     public func preFilter(_ pod: PodInfo, _ view: ClusterView, _ state: CycleState) -> FilterFailure? {
         let hasTerms = !pod.requiredAffinityTerms.isEmpty || !pod.requiredAntiAffinityTerms.isEmpty
         if !hasTerms && view.cache.podsWithRequiredAntiAffinity == 0 { return nil }
         var s = FilterState()
-        let ns = view.nsLabels
-        s.podMatchesOwnAffinity = !pod.requiredAffinityTerms.isEmpty && pod.requiredAffinityTerms.allSatisfy { $0.matches(pod, nsLabels: ns) }
+        s.namespaceLabels = view.namespaceLabels
+        s.podMatchesOwnAffinity = !pod.requiredAffinityTerms.isEmpty && pod.requiredAffinityTerms.allSatisfy { $0.matches(pod, nsLabels: view.nsLabels) }
         for node in view.cache.nodeList {
             if !hasTerms && node.podsWithRequiredAntiAffinity == 0 { continue }
-            for existing in node.pods.values {
-                for term in existing.requiredAntiAffinityTerms {
-                    if let v = node.labels[term.topologyKey], term.matches(pod, nsLabels: ns) {
-                        s.existingAntiAffinityCounts[TopologyPair(key: term.topologyKey, value: v), default: 0] += 1
-                    }
-                }
-                if !pod.requiredAffinityTerms.isEmpty, pod.requiredAffinityTerms.allSatisfy({ $0.matches(existing, nsLabels: ns) }) {
-                    for term in pod.requiredAffinityTerms {
-                        if let v = node.labels[term.topologyKey] { s.affinityCounts[TopologyPair(key: term.topologyKey, value: v), default: 0] += 1 }
-                    }
-                }
-                for term in pod.requiredAntiAffinityTerms where term.matches(existing, nsLabels: ns) {
-                    if let v = node.labels[term.topologyKey] { s.antiAffinityCounts[TopologyPair(key: term.topologyKey, value: v), default: 0] += 1 }
-                }
-            }
+            for existing in node.pods.values { s.update(pod, with: existing, on: node, by: 1) }
         }
         state.interPodAffinity = s
         return nil
+    }
+
+    public func updatePreFilterState(_ pod: PodInfo, _ other: PodInfo, on node: NodeInfo, adding: Bool, _ state: CycleState) {
+        state.interPodAffinity?.update(pod, with: other, on: node, by: adding ? 1 : -1)
     }
 
     public func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {

@@ -25,38 +25,61 @@ public struct PodTopologySpread: FilterPlugin, ScorePlugin {
         var weights: [Double]
     }
 
+    /// Whether constraint `c` of `pod` counts the pods on `node` (nodeAffinityPolicy and
+    /// nodeTaintsPolicy Honor leave out nodes the pod could not go to).
+    static func considers(_ c: SpreadConstraint, _ pod: PodInfo, _ node: NodeInfo) -> Bool {
+        if c.honorNodeAffinity && !NodeAffinity.matchesRequired(pod, node) { return false }
+        if c.honorTaints && node.taints.contains(where: { ($0.effect == "NoSchedule" || $0.effect == "NoExecute") && !pod.tolerates($0) }) {
+            return false
+        }
+        return true
+    }
+
+    static func matches(_ c: SpreadConstraint, _ pod: PodInfo, _ other: PodInfo) -> Bool {
+        other.namespace == pod.namespace && !other.isTerminating && (c.selector?.matches(other.labels) ?? false)
+    }
+
     /// Matching pods per domain over the nodes the constraints consider.
     static func count(_ pod: PodInfo, _ constraints: [SpreadConstraint], _ nodes: [NodeInfo]) -> [TopologyPair: Int64] {
         var counts: [TopologyPair: Int64] = [:]
         for node in nodes {
             guard constraints.allSatisfy({ node.labels[$0.topologyKey] != nil }) else { continue }
-            for c in constraints {
-                if c.honorNodeAffinity && !NodeAffinity.matchesRequired(pod, node) { continue }
-                if c.honorTaints && node.taints.contains(where: { ($0.effect == "NoSchedule" || $0.effect == "NoExecute") && !pod.tolerates($0) }) {
-                    continue
-                }
+            for c in constraints where considers(c, pod, node) {
                 let pair = TopologyPair(key: c.topologyKey, value: node.labels[c.topologyKey]!)
                 var n: Int64 = 0
-                for p in node.pods.values where p.namespace == pod.namespace && !p.isTerminating && (c.selector?.matches(p.labels) ?? false) { n += 1 }
+                for p in node.pods.values where matches(c, pod, p) { n += 1 }
                 counts[pair, default: 0] += n
             }
         }
         return counts
     }
 
+    /// The least-loaded domain's count per constraint (0 when there are fewer domains than minDomains).
+    static func minMatches(_ constraints: [SpreadConstraint], _ counts: [TopologyPair: Int64]) -> [Int64] {
+        constraints.map { c in
+            let domains = counts.filter { $0.key.key == c.topologyKey }
+            return domains.count < c.minDomains ? 0 : (domains.values.min() ?? 0)
+        }
+    }
+
     public func preFilter(_ pod: PodInfo, _ view: ClusterView, _ state: CycleState) -> FilterFailure? {
         let hard = pod.spreadConstraints.filter(\.hard)
         if hard.isEmpty { return nil }
         let counts = Self.count(pod, hard, view.cache.nodeList)
-        var mins: [Int64] = []
-        for c in hard {
-            let domains = counts.filter { $0.key.key == c.topologyKey }
-            var m = domains.values.min() ?? 0
-            if domains.count < c.minDomains { m = 0 }
-            mins.append(m)
-        }
-        state.spread = FilterState(constraints: hard, counts: counts, minMatch: mins)
+        state.spread = FilterState(constraints: hard, counts: counts, minMatch: Self.minMatches(hard, counts))
         return nil
+    }
+
+    public func updatePreFilterState(_ pod: PodInfo, _ other: PodInfo, on node: NodeInfo, adding: Bool, _ state: CycleState) {
+        guard var s = state.spread, s.constraints.allSatisfy({ node.labels[$0.topologyKey] != nil }) else { return }
+        var changed = false
+        for c in s.constraints where Self.considers(c, pod, node) && Self.matches(c, pod, other) {
+            s.counts[TopologyPair(key: c.topologyKey, value: node.labels[c.topologyKey]!), default: 0] += adding ? 1 : -1
+            changed = true
+        }
+        guard changed else { return }
+        s.minMatch = Self.minMatches(s.constraints, s.counts)
+        state.spread = s
     }
 
     public func filter(_ pod: PodInfo, _ node: NodeInfo, _ state: CycleState) -> FilterFailure? {
