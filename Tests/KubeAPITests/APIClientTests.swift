@@ -179,6 +179,21 @@ import Testing
         await server.close()
     }
 
+    /// A list asked to drop managedFields removes them before decoding: entries that would not
+    /// decode (here a string where an array belongs) cost nothing; without it they fail the list.
+    @Test func listsDropManagedFieldsBeforeDecoding() async throws {
+        let list = #"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[{"metadata":{"name":"a","managedFields":"not a list"}},{"metadata":{"name":"b"}}]}"#
+        let server = try await ScriptedServer { _, _, _ in .reply(Self.ok(list)) }
+        let url = server.baseURL
+        defer { APIClient(baseURL: url).transport.shutdown() }
+        let client = APIClient(baseURL: url)
+        let items = try await client.list(Namespace.self, dropManagedFields: true).items
+        #expect(items.map(\.name) == ["a", "b"])
+        #expect(items.allSatisfy { $0.metadata.managedFields == nil })
+        await #expect(throws: (any Error).self) { _ = try await client.list(Namespace.self) }
+        await server.close()
+    }
+
     /// An event whose object does not decode is skipped, counted and reported; the events
     /// after it still reach the cache.
     @Test func informersReportUndecodableEvents() async throws {

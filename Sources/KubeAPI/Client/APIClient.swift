@@ -74,13 +74,21 @@ public struct APIClient: Sendable {
         try JSONValueDecoder().decode(T.self, from: try await request(.GET, path(T.self, namespace: namespace, name: name)))
     }
 
+    /// `dropManagedFields` removes `metadata.managedFields` from the items before they are
+    /// decoded (informers that never read them, as upstream's scheduler and controllers).
     public func list<T: KubeObject>(_ type: T.Type, namespace: String? = nil, labelSelector: String? = nil,
                                     fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil,
-                                    resourceVersion: String? = nil) async throws -> ObjectList<T>
+                                    resourceVersion: String? = nil, dropManagedFields: Bool = false) async throws -> ObjectList<T>
     {
         let q = Self.query([("labelSelector", labelSelector), ("fieldSelector", fieldSelector), ("limit", limit.map(String.init)),
                             ("continue", continueToken), ("resourceVersion", resourceVersion)])
-        return try JSONValueDecoder().decode(ObjectList<T>.self, from: try await request(.GET, path(T.self, namespace: namespace) + q))
+        var v = try await request(.GET, path(T.self, namespace: namespace) + q)
+        if dropManagedFields {
+            v.withValue(at: "items") { items in
+                items?.withElements { item in item.withValue(at: "metadata") { $0?.withValue(at: "managedFields") { $0 = nil } } }
+            }
+        }
+        return try JSONValueDecoder().decode(ObjectList<T>.self, from: v)
     }
 
     public func create<T: KubeObject>(_ object: T, fieldManager: String? = nil) async throws -> T {

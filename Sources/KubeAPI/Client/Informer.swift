@@ -40,9 +40,8 @@ public actor Informer<T: KubeObject> {
     /// Watched objects that did not decode as `T` (skipped; `lastError` says why).
     public private(set) var undecodable = 0
 
-    /// `stripManagedFields` drops `metadata.managedFields` from watched objects before they are
-    /// decoded and from listed ones before they are cached, as kube-scheduler's and
-    /// kube-controller-manager's informers do: they
+    /// `stripManagedFields` drops `metadata.managedFields` from listed and watched objects before
+    /// they are decoded, as kube-scheduler's and kube-controller-manager's informers do: they
     /// never read them, and they are a large part of every object (the API server keeps the
     /// live ones when an update leaves them out).
     public init(client: APIClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
@@ -123,11 +122,9 @@ public actor Informer<T: KubeObject> {
         var rv = ""
         repeat {
             let page = try await client.list(T.self, namespace: namespace, labelSelector: labelSelector,
-                                              fieldSelector: fieldSelector, limit: 500, continueToken: token)
-            for var item in page.items {
-                if stripManagedFields { item.metadata.managedFields = nil }
-                fresh[Self.key(item.metadata.namespace, item.name)] = item
-            }
+                                              fieldSelector: fieldSelector, limit: 500, continueToken: token,
+                                              dropManagedFields: stripManagedFields)
+            for item in page.items { fresh[Self.key(item.metadata.namespace, item.name)] = item }
             token = page.metadata?.continue
             rv = page.metadata?.resourceVersion ?? rv
         } while token != nil && !(token ?? "").isEmpty
