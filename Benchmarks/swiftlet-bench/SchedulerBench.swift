@@ -101,7 +101,7 @@ struct SchedulerBench: AsyncParsableCommand {
         let synced = now()
         while bound.count < count && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
         // a pod can be bound before this loop saw the informers synced: count it from there
-        let drain = Self.stats(bound.drain(), seconds: 0) { _, t in t > synced ? t - synced : 0 }
+        let drain = Self.stats(bound.drain(), seconds: nil) { _, t in t > synced ? t - synced : 0 }
         say(row("\(name) backlog", drain) + (drain.ops < count ? "   (timed out: \(drain.ops) bound)" : ""))
         try await checkAllBound(client)
 
@@ -128,8 +128,9 @@ struct SchedulerBench: AsyncParsableCommand {
     }
 
     /// Latencies of the bindings in `log` (`latency` gives nanoseconds, or nil to leave one
-    /// out); `seconds` 0 means "until the last binding", measured from the first latency's origin.
-    static func stats(_ log: [(key: String, at: UInt64)], seconds: Double, latency: (String, UInt64) -> UInt64?) -> Stats {
+    /// out); without `seconds`, the phase lasts until the last binding, measured from the
+    /// latencies' common origin.
+    static func stats(_ log: [(key: String, at: UInt64)], seconds: Double?, latency: (String, UInt64) -> UInt64?) -> Stats {
         var s = Stats()
         var longest: UInt64 = 0
         for (key, at) in log {
@@ -138,7 +139,7 @@ struct SchedulerBench: AsyncParsableCommand {
             s.ops += 1
             longest = max(longest, ns)
         }
-        s.seconds = seconds > 0 ? seconds : Double(longest) / 1e9
+        s.seconds = seconds ?? Double(longest) / 1e9
         return s
     }
 
