@@ -76,3 +76,26 @@ int swl_cgroup_device_filter(const char *cgroup_dir, const void *insns, unsigned
 int swl_malloc_trim(void) {
     return malloc_trim(0);
 }
+
+int swl_malloc_small_footprint(int arenas) {
+    int ok = mallopt(M_ARENA_MAX, arenas);
+    // Setting the thresholds also turns off glibc's dynamic raising of them (a freed 1 MiB
+    // block would otherwise move big allocations into the arenas and stop them shrinking).
+    ok &= mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    ok &= mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+    return ok;
+}
+
+int swl_malloc_arena_count(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) return -1;
+    int rc = malloc_info(0, f);
+    fclose(f);
+    if (rc != 0) { free(buf); return -1; }
+    int n = 0;
+    for (char *p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++) n++;
+    free(buf);
+    return n;
+}

@@ -62,6 +62,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MemoryTrimmer.configureSmallFootprint()
         var logger = Logger(label: "swiftlet.agent")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         var c = AgentConfig(serverURL: server, nodeName: nodeName)

@@ -22,3 +22,11 @@ int swl_cgroup_device_filter(const char *cgroup_dir, const void *insns, unsigned
 /// malloc_trim(3): returns the heap's free pages to the kernel (all arenas). Returns 1 when
 /// memory was released.
 int swl_malloc_trim(void);
+
+/// mallopt(3) for a long-running process that should stay small: at most `arenas` malloc
+/// arenas (glibc's default is 8 per core, each keeping its own free memory) and fixed
+/// mmap/trim thresholds of 128 KiB. Returns 1 when every setting was accepted.
+int swl_malloc_small_footprint(int arenas);
+
+/// The number of malloc arenas in this process (from malloc_info(3)), or -1.
+int swl_malloc_arena_count(void);
