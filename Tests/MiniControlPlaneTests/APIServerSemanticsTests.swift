@@ -35,6 +35,23 @@ import Testing
         try await api.bootstrap()
     }
 
+    /// uids are random RFC 4122 version-4 UUIDs in lowercase, as Kubernetes makes them.
+    @Test func uidsAreVersionFourUUIDs() throws {
+        var seen = Set<String>()
+        for _ in 0..<2_000 {
+            let u = APIServer.newUID()
+            let parts = u.split(separator: "-", omittingEmptySubsequences: false).map(\.count)
+            #expect(parts == [8, 4, 4, 4, 12], "\(u)")
+            #expect(u.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) || $0 == UInt8(ascii: "-") }, "\(u)")
+            let chars = Array(u)
+            #expect(chars[14] == "4", "version nibble of \(u)")
+            #expect("89ab".contains(chars[19]), "variant nibble of \(u)")
+            #expect(UUID(uuidString: u) != nil)
+            seen.insert(u)
+        }
+        #expect(seen.count == 2_000)
+    }
+
     @Test func generateNameUidAndTimestamps() async throws {
         let api = try await server()
         let pods = await res(api, "", "pods")

@@ -149,6 +149,10 @@ import Testing
     @Test func bucketsByResource() {
         #expect(SQLiteStore.bucket(of: "/registry/pods/ns/a") == "/registry/pods/")
         #expect(SQLiteStore.bucket(of: "/registry/example.com/widgets/ns/w") == "/registry/example.com/widgets/")
+        #expect(SQLiteStore.bucket(of: "/registry/example.com/widgets/w") == "/registry/example.com/widgets/")
+        #expect(SQLiteStore.bucket(of: "/registry/namespaces/a.b") == "/registry/namespaces/")
+        #expect(SQLiteStore.bucket(of: "/registry/example.com/x") == "/registry/example.com/")
+        #expect(SQLiteStore.bucket(of: "/registry/pods") == "/registry/pods")
     }
 }
 

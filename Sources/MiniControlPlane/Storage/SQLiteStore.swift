@@ -118,23 +118,24 @@ public actor SQLiteStore: Store {
     }
 
     static func bucket(of key: String) -> String {
-        // "/registry/pods/ns/name" → "/registry/pods/"; CRDs: "/registry/<group>/<plural>/…"
-        var slashes = 0
-        var idx = key.startIndex
-        while idx < key.endIndex {
-            if key[idx] == "/" {
+        // "/registry/pods/ns/name" → "/registry/pods/"; CRDs: "/registry/<group>/<plural>/…".
+        // On the UTF-8 view: with Foundation imported, `String.contains(".")` is CFStringFind.
+        let u = key.utf8
+        var slashes = 0, dotted = false
+        var third: String.Index?
+        var idx = u.startIndex
+        while idx < u.endIndex {
+            let c = u[idx]
+            if c == UInt8(ascii: "/") {
                 slashes += 1
-                if slashes == 3 {
-                    let b = String(key[...idx])
-                    if b.contains(".") {  // group-qualified: one more segment
-                        if let next = key[key.index(after: idx)...].firstIndex(of: "/") { return String(key[...next]) }
-                    }
-                    return b
-                }
+                if slashes == 3 && !dotted || slashes == 4 { return String(key[...idx]) }
+                if slashes == 3 { third = idx }
+            } else if c == UInt8(ascii: "."), slashes == 2 {
+                dotted = true  // group-qualified: one more segment
             }
-            idx = key.index(after: idx)
+            idx = u.index(after: idx)
         }
-        return key
+        return third.map { String(key[...$0]) } ?? key
     }
 
     public func currentRevision() -> Int64 { revision }
