@@ -85,17 +85,3 @@ int swl_malloc_small_footprint(int arenas) {
     ok &= mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     return ok;
 }
-
-int swl_malloc_arena_count(void) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL) return -1;
-    int rc = malloc_info(0, f);
-    fclose(f);
-    if (rc != 0) { free(buf); return -1; }
-    int n = 0;
-    for (char *p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++) n++;
-    free(buf);
-    return n;
-}

@@ -7,15 +7,13 @@ internal import CShim
 package enum MemoryTrimmer {
     /// Call first thing, before threads start: glibc gives each new thread its own arena, up to
     /// 8 per core, and the agent's threads come and go (NIO, dispatch, the cooperative pool).
+    /// glibc fixes its limit once a process has more than 8 arenas, so later calls do not bind.
     /// After a burst of 100 pods that left 16 arenas, 14 of them held ~200 KiB each, nearly all
     /// free, and the two busy ones ~3.5 MiB free between live blocks. Two arenas and fixed
     /// thresholds: the idle agent's anonymous memory went from 18.3 to 15.8 MiB (measured, same
     /// benchmark), pod start times unchanged.
     @discardableResult
     package static func configureSmallFootprint(arenas: Int32 = 2) -> Bool { swl_malloc_small_footprint(arenas) == 1 }
-
-    /// How many malloc arenas the process has now (-1 when glibc cannot say).
-    package static func arenaCount() -> Int { Int(swl_malloc_arena_count()) }
 
     static func run(every interval: Duration = .seconds(30)) async {
         while !Task.isCancelled {

