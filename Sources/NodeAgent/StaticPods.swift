@@ -1,5 +1,6 @@
 package import Foundation
 package import KubeAPI
+import Runtime
 import Yams
 
 /// Static pods: manifests in `--pod-manifest-path` run on this node without the API, and are
@@ -98,7 +99,7 @@ package actor StaticPods {
             .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json")) }
         var seen: Set<String> = []
         for f in files.sorted() {
-            guard let data = FileManager.default.contents(atPath: dir + "/" + f),
+            guard let data = FileContents.data(atPath: dir + "/" + f),
                 var pod = try? Self.pod(from: data, nodeName: nodeName, file: f)
             else { continue }
             seen.insert(f)

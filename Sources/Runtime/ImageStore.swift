@@ -17,7 +17,7 @@ package actor ImageStore: ImageService {
     private var indexPath: String { root + "/images.json" }
 
     private func load() -> [ImageInfo] {
-        guard let data = FileManager.default.contents(atPath: indexPath) else { return [] }
+        guard let data = FileContents.data(atPath: indexPath) else { return [] }
         return (try? JSONDecoder().decode([ImageInfo].self, from: data)) ?? []
     }
 
@@ -117,7 +117,7 @@ package actor ImageStore: ImageService {
     package func importOCILayout(_ dir: String, ref: String? = nil) async throws -> ImageInfo {
         func blob(_ digest: String) -> String { dir + "/blobs/" + digest.replacingOccurrences(of: ":", with: "/") }
         func json(_ path: String) throws -> [String: Any] {
-            guard let d = FileManager.default.contents(atPath: path),
+            guard let d = FileContents.data(atPath: path),
                 let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
             else { throw RuntimeError(.invalidArgument, "OCI layout \(dir): cannot read \(path)") }
             return o
@@ -148,7 +148,7 @@ package actor ImageStore: ImageService {
         if r.status != 0 {
             throw RuntimeError(.invalidArgument, "docker archive \(tarPath): \(String(decoding: r.stderr, as: UTF8.self))")
         }
-        guard let d = FileManager.default.contents(atPath: tmp + "/manifest.json"),
+        guard let d = FileContents.data(atPath: tmp + "/manifest.json"),
             let entries = try JSONSerialization.jsonObject(with: d) as? [[String: Any]]
         else { throw RuntimeError(.invalidArgument, "docker archive \(tarPath): no manifest.json") }
         if FileManager.default.fileExists(atPath: tmp + "/index.json") && entries.isEmpty {
@@ -156,7 +156,7 @@ package actor ImageStore: ImageService {
         }
         var out: [ImageInfo] = []
         for e in entries {
-            guard let cfg = e["Config"] as? String, let cfgData = FileManager.default.contents(atPath: tmp + "/" + cfg),
+            guard let cfg = e["Config"] as? String, let cfgData = FileContents.data(atPath: tmp + "/" + cfg),
                 let config = try JSONSerialization.jsonObject(with: cfgData) as? [String: Any]
             else { throw RuntimeError(.invalidArgument, "docker archive \(tarPath): bad Config entry") }
             let tags = e["RepoTags"] as? [String] ?? []

@@ -31,7 +31,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     private func loadSandbox(_ id: String) throws -> SandboxRecord {
         if let r = sandboxRecords[id] { return r }
-        guard let d = FileManager.default.contents(atPath: sandboxDir(id) + "/sandbox.json"),
+        guard let d = FileContents.data(atPath: sandboxDir(id) + "/sandbox.json"),
             let r = try? JSONDecoder().decode(SandboxRecord.self, from: d)
         else { throw RuntimeError(.notFound, "pod sandbox \(id) not found") }
         // Cached only once complete (runPodSandbox writes the record twice).
@@ -41,7 +41,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     private func loadContainer(_ id: String) throws -> ContainerRecord {
         if let r = containerRecords[id] { return r }
-        guard let d = FileManager.default.contents(atPath: containerDir(id) + "/container.json"),
+        guard let d = FileContents.data(atPath: containerDir(id) + "/container.json"),
             let r = try? JSONDecoder().decode(ContainerRecord.self, from: d)
         else { throw RuntimeError(.notFound, "container \(id) not found") }
         containerRecords[id] = r
@@ -102,7 +102,7 @@ package actor LinuxRuntime: ContainerRuntime {
                 """.utf8))
             var resolv = ""
             if c.dnsServers.isEmpty && c.dnsSearches.isEmpty {
-                resolv = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+                resolv = FileContents.string(atPath: "/etc/resolv.conf") ?? ""
             } else {
                 resolv += c.dnsServers.map { "nameserver \($0)\n" }.joined()
                 if !c.dnsSearches.isEmpty { resolv += "search " + c.dnsSearches.joined(separator: " ") + "\n" }
@@ -233,7 +233,7 @@ package actor LinuxRuntime: ContainerRuntime {
             env.append(kv.key + "=" + kv.value)
         }
         if !env.contains(where: { $0.hasPrefix("HOSTNAME=") }) {
-            env.append("HOSTNAME=" + ((try? String(contentsOfFile: sandboxDir(sandboxID) + "/hostname", encoding: .utf8))?
+            env.append("HOSTNAME=" + (FileContents.string(atPath: sandboxDir(sandboxID) + "/hostname")?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         }
         let (uid, gid) = try resolveUser(sec: sec, image: image, layers: layers, name: c.name)
@@ -246,7 +246,7 @@ package actor LinuxRuntime: ContainerRuntime {
         case .unconfined: policy = nil
         case .runtimeDefault: policy = .runtimeDefault(capabilities: caps)
         case .localhost(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let data = FileContents.data(atPath: path) else {
                 throw RuntimeError(.notFound, "seccomp profile \(path) not found")
             }
             policy = try SeccompPolicy.parse(json: data, source: path)
@@ -329,7 +329,7 @@ package actor LinuxRuntime: ContainerRuntime {
 
     private func passwd(_ layers: [String]) -> [(String, String, UInt32, UInt32)] {
         for l in layers.reversed() {
-            guard let text = try? String(contentsOfFile: l + "/etc/passwd", encoding: .utf8) else { continue }
+            guard let text = FileContents.string(atPath: l + "/etc/passwd") else { continue }
             return text.split(separator: "\n").compactMap { line in
                 let f = line.split(separator: ":", omittingEmptySubsequences: false)
                 guard f.count >= 4, let u = UInt32(f[2]), let g = UInt32(f[3]) else { return nil }

@@ -53,7 +53,7 @@ struct ShimState {
     var message: String?
 
     init?(path: String) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        guard let text = FileContents.string(atPath: path) else { return nil }
         func date(_ s: Substring) -> Date? { Int64(s).map { Date(timeIntervalSince1970: Double($0) / 1e9) } }
         for line in text.split(separator: "\n") {
             guard let sp = line.firstIndex(of: " ") else { continue }

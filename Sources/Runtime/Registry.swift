@@ -211,7 +211,7 @@ extension ImageStore {
             }
             try await group.waitForAll()
         }
-        guard let cdata = FileManager.default.contents(atPath: path(cd)),
+        guard let cdata = FileContents.data(atPath: path(cd)),
             let config = try JSONSerialization.jsonObject(with: cdata) as? [String: Any]
         else { throw RuntimeError(.invalidArgument, "config \(cd) of \(ref.name) is not JSON") }
         let name = ref.name + ":" + (ref.tag ?? "latest")

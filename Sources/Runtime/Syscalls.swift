@@ -52,8 +52,7 @@ package struct LinuxSyscalls: Syscalls {
     }
 
     package func readFile(_ path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        FileContents.string(atPath: path)
     }
 
     package func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -1,12 +1,13 @@
 import Foundation
 import Glibc
 package import KubeAPI
+import Runtime
 
 /// Facts about the machine for the Node object: capacity, addresses, nodeInfo, and the
 /// measurements behind the pressure conditions.
 package enum MachineInfo {
     static func read(_ path: String) -> String {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        (FileContents.string(atPath: path) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A /proc/meminfo field in bytes.

@@ -114,7 +114,7 @@ package actor PodWorker {
     }
 
     private func loadCheckpoint(_ id: String) -> String? {
-        guard let d = FileManager.default.contents(atPath: checkpointPath),
+        guard let d = FileContents.data(atPath: checkpointPath),
             let c = try? JSONDecoder().decode(SandboxCheckpoint.self, from: d), c.sandboxID == id
         else { return nil }
         return c.podIP

@@ -107,7 +107,7 @@ package struct KubeletHTTPResponder: HTTPResponder {
         let running = containers.filter { $0.state == .running }.count
         let exited = containers.filter { $0.state == .exited }.count
         var rss = 0
-        for line in ((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? "").split(separator: "\n")
+        for line in (FileContents.string(atPath: "/proc/self/status") ?? "").split(separator: "\n")
         where line.hasPrefix("VmRSS:") { rss = (Int(line.split(separator: " ")[1]) ?? 0) * 1024 }
         return """
             # HELP kubelet_running_pods Number of pods that have a running pod sandbox

@@ -1,6 +1,7 @@
 package import Foundation
 import Glibc
 package import KubeAPI
+import Runtime
 
 /// Reads the API objects that volumes and env vars project (configMaps, secrets).
 package protocol ObjectSource: Sendable {
@@ -218,7 +219,7 @@ package struct VolumeManager: Sendable {
 
     /// Mount points (from /proc/self/mountinfo) at or under `dir`.
     package static func mountsUnder(_ dir: String) -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = FileContents.string(atPath: "/proc/self/mountinfo") ?? ""
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             guard f.count > 4 else { return nil }
@@ -322,7 +323,7 @@ package struct AtomicWriter {
         while let rel = e.nextObject() as? String {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: data + "/" + rel, isDirectory: &isDir), !isDir.boolValue {
-                out[rel] = FileManager.default.contents(atPath: data + "/" + rel)
+                out[rel] = FileContents.data(atPath: data + "/" + rel)
             }
         }
         return out
