@@ -3,6 +3,7 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
+import Synchronization
 
 /// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) over cleartext HTTP/2,
 /// as the kubelet's gRPC probe calls it: connect (retrying until the deadline, as grpc-go's
@@ -110,15 +111,21 @@ package enum GRPCProbe {
         }
         defer { channel.close(promise: nil) }
         // The deadline is the event loop's: it closes the connection, which ends the call
-        // even when this task's thread pool is busy; the outcome is judged on the clock.
+        // even when this task's thread pool is busy. A call that failed because that timer
+        // closed the connection timed out, whatever the clock says when the error arrives (the
+        // event loop's clock and `Date` differ by a little, and the delay is whole milliseconds).
         let left = max(deadline.timeIntervalSinceNow, 0)
-        let timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(left * 1000))) { channel.close(promise: nil) }
+        let expired = Mutex(false)
+        let timer = channel.eventLoop.scheduleTask(in: .microseconds(Int64(left * 1e6))) {
+            expired.withLock { $0 = true }
+            channel.close(promise: nil)
+        }
         defer { timer.cancel() }
         let result: Result<[UInt8], any Error>?
         do {
             result = .success(try await call(multiplexer, authority: addr, service: service, deadline: deadline))
         } catch {
-            result = Date() >= deadline ? nil : .failure(error)
+            result = expired.withLock({ $0 }) || Date() >= deadline ? nil : .failure(error)
         }
         switch result {
         case nil:
