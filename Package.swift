@@ -120,7 +120,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group",
+                                           "-Xlinker", "-lFoundation", "-Xlinker", "-lCoreFoundation",
+                                           "-Xlinker", "-lFoundationInternationalization", "-Xlinker", "-l_FoundationICU",
+                                           "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCollections",
+                                           "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization",
+                                           "-Xlinker", "-lswiftDispatch", "-Xlinker", "-ldispatch", "-Xlinker", "-lBlocksRuntime",
+                                           "-Xlinker", "--end-group"])]
         ),
         // Static Swift runtime and FoundationEssentials only (no Foundation, CoreFoundation or
         // ICU: CNIJSON replaces JSONSerialization): a CNI plugin is exec'd for every ADD/DEL, so
