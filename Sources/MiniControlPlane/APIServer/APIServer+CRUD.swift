@@ -393,6 +393,7 @@ extension APIServer {
         case ("", "pods"):
             var a = old["spec"] ?? .null
             var b = new["spec"] ?? .null
+            if a == b { break }  // mostly the same storage: no copies to strip
             // mutable: container images, activeDeadlineSeconds, tolerations (additions), terminationGracePeriodSeconds
             func strip(_ v: JSONValue) -> JSONValue {
                 var v = v

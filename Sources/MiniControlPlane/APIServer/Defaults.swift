@@ -12,7 +12,8 @@ public enum Defaults {
             if obj.value(at: ["status", "phase"]) == nil {
                 obj.setValue("Pending", at: ["status", "phase"])
             }
-            obj.setValue(.string(qosClass(obj["spec"] ?? .null)), at: ["status", "qosClass"])
+            let qos = JSONValue.string(qosClass(obj["spec"] ?? .null))
+            if obj.value(at: ["status", "qosClass"]) != qos { obj.setValue(qos, at: ["status", "qosClass"]) }
         case ("apps", "deployments"):
             setIfMissing(&obj, ["spec", "replicas"], 1)
             setIfMissing(&obj, ["spec", "revisionHistoryLimit"], 10)
@@ -121,6 +122,10 @@ public enum Defaults {
         }
     }
 
+    /// Writes only what is missing: on an update the spec is mostly shared with the stored
+    /// object, and an untouched spec stays shared (no copy of it or of its containers), so the
+    /// comparisons that follow (generation, immutable fields, managed fields) find it identical
+    /// at once.
     static func podSpec(_ spec: inout JSONValue, isTemplate: Bool) {
         if spec["restartPolicy"] == nil { spec["restartPolicy"] = "Always" }
         if spec["terminationGracePeriodSeconds"] == nil { spec["terminationGracePeriodSeconds"] = 30 }
@@ -135,44 +140,78 @@ public enum Defaults {
             if spec["priority"] == nil { spec["priority"] = 0 }
             // DefaultTolerationSeconds admission
             var tol = spec["tolerations"]?.arrayValue ?? []
+            let before = tol.count
             for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]
             where !tol.contains(where: { $0["key"]?.stringValue == key }) {
                 tol.append(["key": .string(key), "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300])
             }
-            spec["tolerations"] = .array(tol)
+            if tol.count != before || spec["tolerations"]?.arrayValue == nil { spec["tolerations"] = .array(tol) }
         }
         for field in ["containers", "initContainers"] {
+            guard let cs = spec[field]?.arrayValue, cs.contains(where: needsDefaults) else { continue }
             spec.withValue(at: field) { cs in
                 cs?.withElements { c in
-                    if c["terminationMessagePath"] == nil { c["terminationMessagePath"] = "/dev/termination-log" }
-                    if c["terminationMessagePolicy"] == nil { c["terminationMessagePolicy"] = "File" }
-                    if c["resources"] == nil { c["resources"] = [:] }
-                    if c["imagePullPolicy"] == nil {
-                        let image = c["image"]?.stringValue ?? ""
-                        let last = image.split(separator: "/").last.map(String.init) ?? image
-                        let latest = !last.contains(":") && !image.contains("@") || image.hasSuffix(":latest")
-                        c["imagePullPolicy"] = latest ? "Always" : "IfNotPresent"
-                    }
-                    c.withValue(at: "ports") { ports in
-                        ports?.withElements { p in if p["protocol"] == nil { p["protocol"] = "TCP" } }
-                    }
-                    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-                        c.withValue(at: probe) { p in
-                            guard p != nil else { return }
-                            if p!["timeoutSeconds"] == nil { p!["timeoutSeconds"] = 1 }
-                            if p!["periodSeconds"] == nil { p!["periodSeconds"] = 10 }
-                            if p!["successThreshold"] == nil { p!["successThreshold"] = 1 }
-                            if p!["failureThreshold"] == nil { p!["failureThreshold"] = 3 }
-                            p!.withValue(at: "httpGet") { h in
-                                guard h != nil, h!["scheme"] == nil else { return }
-                                h!["scheme"] = "HTTP"
-                                if h!["path"] == nil { h!["path"] = "/" }
-                            }
-                        }
-                    }
+                    if needsDefaults(c) { container(&c) }
                 }
             }
         }
+    }
+
+    static let probeFields = ["livenessProbe", "readinessProbe", "startupProbe"]
+
+    /// Whether a container lacks a default that `container(_:)` would set.
+    static func needsDefaults(_ c: JSONValue) -> Bool {
+        var copy = c
+        return container(&copy, dryRun: true)
+    }
+
+    /// Sets a container's defaults; with `dryRun`, only says whether any is missing (and
+    /// leaves `c` untouched). One list of defaults for both, so they cannot drift apart.
+    @discardableResult
+    static func container(_ c: inout JSONValue, dryRun: Bool = false) -> Bool {
+        var missing = false
+        func setDefault(_ v: inout JSONValue, _ key: String, _ value: @autoclosure () -> JSONValue) {
+            guard v[key] == nil else { return }
+            missing = true
+            if !dryRun { v[key] = value() }
+        }
+        setDefault(&c, "terminationMessagePath", "/dev/termination-log")
+        setDefault(&c, "terminationMessagePolicy", "File")
+        setDefault(&c, "resources", [:])
+        let image = c["image"]?.stringValue ?? ""
+        setDefault(&c, "imagePullPolicy", {
+            let last = image.split(separator: "/").last.map(String.init) ?? image
+            let latest = !last.utf8.contains(UInt8(ascii: ":")) && !image.utf8.contains(UInt8(ascii: "@")) || image.hasSuffix(":latest")
+            return latest ? "Always" : "IfNotPresent"
+        }())
+        if let ports = c["ports"]?.arrayValue, ports.contains(where: { $0["protocol"] == nil }) {
+            missing = true
+            if !dryRun {
+                c.withValue(at: "ports") { ports in
+                    ports?.withElements { p in if p["protocol"] == nil { p["protocol"] = "TCP" } }
+                }
+            }
+        }
+        for probe in probeFields {
+            guard var p = c[probe], p.objectValue != nil else { continue }
+            let before = missing
+            missing = false
+            setDefault(&p, "timeoutSeconds", 1)
+            setDefault(&p, "periodSeconds", 10)
+            setDefault(&p, "successThreshold", 1)
+            setDefault(&p, "failureThreshold", 3)
+            if var h = p["httpGet"], h.objectValue != nil, h["scheme"] == nil {
+                missing = true
+                if !dryRun {
+                    h["scheme"] = "HTTP"
+                    if h["path"] == nil { h["path"] = "/" }
+                    p["httpGet"] = h
+                }
+            }
+            if missing && !dryRun { c[probe] = p }
+            missing = missing || before
+        }
+        return missing
     }
 
     /// The pod's QoS class from its requests and limits.
