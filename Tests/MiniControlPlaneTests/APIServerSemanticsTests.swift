@@ -174,6 +174,25 @@ import Testing
         opts.fieldValidation = "Warn"
         let r = try await api.create(await res(api, "", "pods"), namespace: "default", body: p, options: opts)
         #expect(r.warnings == ["unknown field \"spec.bogus\""])
+
+        // A merge patch is judged by what it changes: the stored unknown field is not
+        // reported again, one the patch brings is (and Strict refuses only that).
+        let pods = await res(api, "", "pods")
+        let labels = try await api.patch(pods, namespace: "default", name: "s", type: .merge,
+                                         patch: ["metadata": ["labels": ["rev": "b"]]], options: opts)
+        #expect(labels.warnings.isEmpty, "\(labels.warnings)")
+        let added = try await api.patch(pods, namespace: "default", name: "s", type: .merge,
+                                        patch: ["metadata": ["alsoBogus": true]], options: opts)
+        #expect(added.warnings == ["unknown field \"metadata.alsoBogus\""])
+        opts.fieldValidation = "Strict"
+        _ = try await api.patch(pods, namespace: "default", name: "s", type: .merge,
+                                patch: ["metadata": ["labels": ["rev": "c"]]], options: opts)
+        do {
+            _ = try await api.patch(pods, namespace: "default", name: "s", type: .merge, patch: ["metadata": ["third": 1]], options: opts)
+            Issue.record("strict validation must refuse a patch that adds an unknown field")
+        } catch let s as Status {
+            #expect(s.code == 400 && s.message?.contains("unknown field \"metadata.third\"") == true, "\(s)")
+        }
     }
 
     @Test func watchSendsObjectsLeavingTheSelectorAsDeleted() async throws {

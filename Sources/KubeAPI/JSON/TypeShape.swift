@@ -63,7 +63,18 @@ public final class TypeShape: @unchecked Sendable {
     public func check(_ value: JSONValue) throws -> [String] {
         var path: [PathItem] = []
         var unknown: [String] = []
-        try check(value, &path, &unknown)
+        try check(value, nil, &path, &unknown)
+        return unknown
+    }
+
+    /// Checks only what differs from `old`: an object's field (declared or not) or an array's
+    /// element equal to the one at the same place in `old` is taken as checked when `old` was
+    /// written. For a patched object, whose unchanged parts are the stored object's (mostly
+    /// the same storage, so equal at once).
+    public func check(_ value: JSONValue, unchangedFrom old: JSONValue) throws -> [String] {
+        var path: [PathItem] = []
+        var unknown: [String] = []
+        try check(value, old, &path, &unknown)
         return unknown
     }
 
@@ -91,7 +102,7 @@ public final class TypeShape: @unchecked Sendable {
         JSONValueDecodingError(path: Self.pathString(path), message: "cannot unmarshal \(v.typeName) into a value of type \(expected)")
     }
 
-    private func check(_ v: JSONValue, _ path: inout [PathItem], _ unknown: inout [String]) throws {
+    private func check(_ v: JSONValue, _ old: JSONValue?, _ path: inout [PathItem], _ unknown: inout [String]) throws {
         switch kind {
         case .any:
             return
@@ -116,17 +127,22 @@ public final class TypeShape: @unchecked Sendable {
             guard case .string = v else { throw mismatch(v, "string", path) }
         case .array(let element):
             guard case .array(let a) = v else { throw mismatch(v, "array", path) }
+            let was = old?.arrayValue
             for (i, e) in a.enumerated() {
+                let before = was.flatMap { i < $0.count ? $0[i] : nil }
+                if before == e { continue }
                 path.append(.index(i))
-                try element.check(e, &path, &unknown)
+                try element.check(e, before, &path, &unknown)
                 path.removeLast()
             }
         case .map(let value):
             guard case .object(let o) = v else { throw mismatch(v, "object", path) }
             if case .any = value.kind { return }
             for k in o.keys.sorted() {
+                let before = old?[k]
+                if before == o[k] { continue }
                 path.append(.mapKey(k))
-                try value.check(o[k]!, &path, &unknown)
+                try value.check(o[k]!, before, &path, &unknown)
                 path.removeLast()
             }
         case .object(let model, let captureUnknown):
@@ -137,8 +153,9 @@ public final class TypeShape: @unchecked Sendable {
             var present: [(index: Int, value: JSONValue)] = []
             present.reserveCapacity(o.count)
             var undeclared: [String] = []
+            let was = old?.objectValue
             for (k, fv) in o {
-                if let i = model.index[k] { present.append((i, fv)) } else if captureUnknown { undeclared.append(k) }
+                if let i = model.index[k] { present.append((i, fv)) } else if captureUnknown, was?[k] != fv { undeclared.append(k) }
             }
             present.sort { $0.index < $1.index }
             func missing(_ i: Int) -> JSONValueDecodingError {
@@ -151,9 +168,11 @@ public final class TypeShape: @unchecked Sendable {
                 while nextRequired < model.required.count, model.required[nextRequired] < i { throw missing(model.required[nextRequired]) }
                 if nextRequired < model.required.count, model.required[nextRequired] == i { nextRequired += 1 }
                 if fv.isNull, !fields[i].required { continue }
+                let before = was?[fields[i].key]
+                if before == fv { continue }
                 path.append(.key(fields[i].key))
                 defer { path.removeLast() }
-                try fields[i].shape.check(fv, &path, &unknown)
+                try fields[i].shape.check(fv, before, &path, &unknown)
             }
             if nextRequired < model.required.count { throw missing(model.required[nextRequired]) }
             for k in undeclared.sorted() {
