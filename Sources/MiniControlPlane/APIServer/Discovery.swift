@@ -12,7 +12,7 @@ enum Discovery {
     }
 
     static func wantsAggregated(_ accept: String) -> Bool {
-        accept.contains("as=APIGroupDiscoveryList") && accept.contains("v=v2")
+        accept.containsBytes("as=APIGroupDiscoveryList") && accept.containsBytes("v=v2")
     }
 
     static func groups(_ all: [ResourceInfo]) -> [String] {

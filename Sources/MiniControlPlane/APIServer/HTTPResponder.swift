@@ -91,7 +91,7 @@ public struct APIHTTPResponder: HTTPResponder {
         guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") else {
             return ["username": "system:anonymous", "groups": ["system:unauthenticated"]]
         }
-        switch await api.authenticate(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)) {
+        switch await api.authenticate(String(auth.dropFirst(7).trimmingBlanks())) {
         case .success(let r): return r.user
         case .failure(let e):
             api.logger.debug("rejected a bearer token: \(e.message)")
@@ -127,7 +127,7 @@ public struct APIHTTPResponder: HTTPResponder {
             // An empty OpenAPI v2 document (an empty protobuf message): kubectl's client-side
             // validation then finds no schema and leaves unknown kinds to the REST mapper,
             // which reports "no matches for kind", as against Kubernetes. Schemas live in v3.
-            if accept.contains("protobuf") {
+            if accept.containsBytes("protobuf") {
                 return Response(status: .ok, headers: [.contentType: "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"],
                                 body: ResponseBody(byteBuffer: ByteBuffer()))
             }
@@ -209,7 +209,7 @@ public struct APIHTTPResponder: HTTPResponder {
     }
 
     func parseBody(_ bytes: [UInt8], contentType: String) throws -> JSONValue {
-        let ct = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let ct = contentType.split(separator: ";").first.map { String($0.trimmingBlanks()) } ?? ""
         if ct == KubeProtobuf.mediaType {
             // kubectl's typed clients (`kubectl create deployment|configmap|secret…`) send protobuf
             do {
@@ -254,7 +254,7 @@ public struct APIHTTPResponder: HTTPResponder {
                 accept: String) async throws -> Response
     {
         let method = request.method
-        let wantsTable = accept.contains("as=Table")
+        let wantsTable = accept.containsBytes("as=Table")
         if let sub, name != nil {
             let supported = (r.hasStatus ? ["status"] : []) + (r.hasScale ? ["scale"] : []) + r.otherSubresources
             guard supported.contains(sub) else { throw APIError.pathNotFound(request.uri.path) }
@@ -328,7 +328,7 @@ public struct APIHTTPResponder: HTTPResponder {
             let res = try await api.update(r, namespace: namespace, name: name, body: body, options: opts)
             return Self.result(res)
         case (.patch, let name?):
-            let ct = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let ct = (request.headers[.contentType] ?? "").split(separator: ";").first.map { String($0.trimmingBlanks()) } ?? ""
             guard let type = APIServer.PatchType(rawValue: ct) else { throw APIError.unsupportedMediaType(ct) }
             let bytes = try await readBody(request)
             let patch = try parseBody(bytes, contentType: type == .apply ? "application/yaml" : "application/json")

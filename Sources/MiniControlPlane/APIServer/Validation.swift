@@ -37,7 +37,7 @@ public enum Validation {
         default:
             if r.isCustom || r.resource == "nodes" || r.resource == "events" {
                 // path segment names: anything without '/' or '%'
-                if name.contains("/") || name.contains("%") || name == "." || name == ".." {
+                if name.utf8.contains(UInt8(ascii: "/")) || name.utf8.contains(UInt8(ascii: "%")) || name == "." || name == ".." {
                     return [.invalid("metadata.name", .string(name), "may not contain '/'")]
                 }
                 return []
