@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 @testable import Runtime
 
@@ -65,7 +66,10 @@ final class LocalRegistry: @unchecked Sendable {
     let port: Int
 
     init(dir: String) async throws {
-        port = 35_000 + Int(getpid() % 5000)
+        // A port the kernel just handed out: one derived from the pid could land in the
+        // ephemeral range on a port some other test's connection holds, and the registry
+        // then exits at once (seen in CI: "did not come up").
+        port = try ServerHarness.freePort()
         try FileManager.default.createDirectory(atPath: dir + "/storage", withIntermediateDirectories: true)
         try """
             version: 0.1
@@ -85,6 +89,9 @@ final class LocalRegistry: @unchecked Sendable {
         for _ in 0..<100 {
             let r = try? await Spawn.run("/usr/bin/busybox", ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:\(port)/v2/"], timeout: 2)
             if r?.status == 0 { return }
+            guard process.isRunning else {
+                throw RuntimeError(.startFailed, "docker-registry exited (status \(process.terminationStatus)) before answering on 127.0.0.1:\(port)")
+            }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         stop()
