@@ -90,7 +90,7 @@ package actor LinuxRuntime: ContainerRuntime {
         do {
             try sys.mkdirAll(dir + "/pause")
             let hostname = c.hostNetwork ? ProcessInfo.processInfo.hostName : (c.hostname.isEmpty ? c.name : c.hostname)
-            try writeFileAtomically(dir + "/hostname", Data((hostname + "\n").utf8))
+            try writeFileAtomically(dir + "/hostname", Data((hostname + "\n").utf8), durable: false)
             try writeFileAtomically(dir + "/hosts", Data("""
                 127.0.0.1\tlocalhost
                 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -99,7 +99,7 @@ package actor LinuxRuntime: ContainerRuntime {
                 ff02::1\tip6-allnodes
                 ff02::2\tip6-allrouters
 
-                """.utf8))
+                """.utf8), durable: false)
             var resolv = ""
             if c.dnsServers.isEmpty && c.dnsSearches.isEmpty {
                 resolv = FileContents.string(atPath: "/etc/resolv.conf") ?? ""
@@ -108,7 +108,7 @@ package actor LinuxRuntime: ContainerRuntime {
                 if !c.dnsSearches.isEmpty { resolv += "search " + c.dnsSearches.joined(separator: " ") + "\n" }
                 if !c.dnsOptions.isEmpty { resolv += "options " + c.dnsOptions.joined(separator: " ") + "\n" }
             }
-            try writeFileAtomically(dir + "/resolv.conf", Data(resolv.utf8))
+            try writeFileAtomically(dir + "/resolv.conf", Data(resolv.utf8), durable: false)
             try cgroups.create(record.podCgroup, resources: c.resources ?? LinuxResources())
             try cgroups.create(record.sandboxCgroup, resources: LinuxResources())
             try cgroups.allowDevices(record.sandboxCgroup, rules: [])
@@ -135,7 +135,7 @@ package actor LinuxRuntime: ContainerRuntime {
             try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
             if !c.hostNetwork {
                 let ns = config.root + "/netns/" + id
-                try writeFileAtomically(ns, Data())
+                try writeFileAtomically(ns, Data(), durable: false)  // the mount point of the netns bind mount
                 record.netnsPath = ns
                 try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
                 try sys.mount(source: "/proc/\(pid)/ns/net", target: ns, fstype: nil, flags: UInt(MS_BIND), data: nil)
@@ -280,7 +280,7 @@ package actor LinuxRuntime: ContainerRuntime {
             var seccompFile: String?
             if let bpf {
                 seccompFile = dir + "/seccomp.bpf"
-                try writeFileAtomically(seccompFile!, Data(bpf))
+                try writeFileAtomically(seccompFile!, Data(bpf), durable: false)
             }
             try cgroups.create(cg, resources: c.resources)
             try cgroups.allowDevices(cg, rules: deviceRules)
@@ -409,7 +409,7 @@ package actor LinuxRuntime: ContainerRuntime {
     /// Writes the config, runs `swiftlet-shim run`, returns the process pid or the shim's error.
     private func startShim(_ shim: ShimConfig, dir: String, what: String) async throws -> Int32 {
         let cfg = dir + "/shim.conf"
-        try writeFileAtomically(cfg, Data(shim.text.utf8))
+        try writeFileAtomically(cfg, Data(shim.text.utf8), durable: false)
         let out = try await Spawn.run(config.shimPath, ["run", cfg], timeout: 60)
         let text = String(decoding: out.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard out.status == 0, text.hasPrefix("ok "), let pid = Int32(text.dropFirst(3)) else {
@@ -515,7 +515,7 @@ package actor LinuxRuntime: ContainerRuntime {
             if sizeFollows { shim.add("await_size", "1") }
         }
         let path = containerDir(id) + "/exec-\(newID()).conf"
-        try writeFileAtomically(path, Data(shim.text.utf8))
+        try writeFileAtomically(path, Data(shim.text.utf8), durable: false)
         return path
     }
 
