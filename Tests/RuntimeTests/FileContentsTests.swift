@@ -73,3 +73,19 @@ import Testing
         #expect(growth.last! < 20_000, "RssAnon growth per 20,000 reads of an empty file: \(growth) kB")
     }
 }
+
+@Suite struct AtomicWriteTests {
+    /// Both kinds of write replace the file whole and leave no temporary behind.
+    @Test func durableAndNonDurableWritesReplaceTheFile() throws {
+        let dir = try FileContentsTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for durable in [true, false] {
+            let path = dir + "/f-\(durable)"
+            try writeFileAtomically(path, Data("first, longer content\n".utf8), durable: durable)
+            try writeFileAtomically(path, Data("second\n".utf8), durable: durable)
+            #expect(FileContents.string(atPath: path) == "second\n")
+            #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
+        }
+        #expect(throws: RuntimeError.self) { try writeFileAtomically(dir + "/missing/f", Data(), durable: false) }
+    }
+}
