@@ -946,12 +946,14 @@ extension APIServer {
     /// A random (version 4) UUID in lowercase, as Kubernetes writes uids. Foundation's `UUID()`
     /// opens, reads and closes /dev/urandom for each one (~2 % of the server's CPU per create);
     /// the stdlib generator is the getrandom(2) call alone.
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     static func newUID() -> String {
         var g = SystemRandomNumberGenerator()
         var hi = g.next() as UInt64, lo = g.next() as UInt64
         hi = hi & ~0xF000 | 0x4000  // version 4 (bits 12–15 of time_hi_and_version)
         lo = lo & ~(0xC000 << 48) | (0x8000 << 48)  // variant 10xx
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        let hex = hexDigits
         return String(unsafeUninitializedCapacity: 36) { out in
             var i = 0
             func put(_ v: UInt64, _ nibbles: Int) {

@@ -157,33 +157,32 @@ public enum Defaults {
         }
     }
 
-    static let probeFields = ["livenessProbe", "readinessProbe", "startupProbe"]
-
     /// Whether a container lacks a default that `container(_:)` would set.
     static func needsDefaults(_ c: JSONValue) -> Bool {
         var copy = c
         return container(&copy, dryRun: true)
     }
 
-    /// Sets a container's defaults; with `dryRun`, only says whether any is missing (and
-    /// leaves `c` untouched). One list of defaults for both, so they cannot drift apart.
+    /// Sets a container's defaults and says whether any was missing; with `dryRun`, only says
+    /// (and leaves `c` untouched). One list of defaults for both, so they cannot drift apart.
     @discardableResult
     static func container(_ c: inout JSONValue, dryRun: Bool = false) -> Bool {
-        var missing = false
-        func setDefault(_ v: inout JSONValue, _ key: String, _ value: @autoclosure () -> JSONValue) {
-            guard v[key] == nil else { return }
-            missing = true
+        /// Sets `key` unless present; true when it was missing.
+        func setDefault(_ v: inout JSONValue, _ key: String, _ value: @autoclosure () -> JSONValue) -> Bool {
+            guard v[key] == nil else { return false }
             if !dryRun { v[key] = value() }
+            return true
         }
-        setDefault(&c, "terminationMessagePath", "/dev/termination-log")
-        setDefault(&c, "terminationMessagePolicy", "File")
-        setDefault(&c, "resources", [:])
+        var missing = false
+        missing = setDefault(&c, "terminationMessagePath", "/dev/termination-log") || missing
+        missing = setDefault(&c, "terminationMessagePolicy", "File") || missing
+        missing = setDefault(&c, "resources", [:]) || missing
         let image = c["image"]?.stringValue ?? ""
-        setDefault(&c, "imagePullPolicy", {
+        missing = setDefault(&c, "imagePullPolicy", {
             let last = image.split(separator: "/").last.map(String.init) ?? image
             let latest = !last.utf8.contains(UInt8(ascii: ":")) && !image.utf8.contains(UInt8(ascii: "@")) || image.hasSuffix(":latest")
             return latest ? "Always" : "IfNotPresent"
-        }())
+        }()) || missing
         if let ports = c["ports"]?.arrayValue, ports.contains(where: { $0["protocol"] == nil }) {
             missing = true
             if !dryRun {
@@ -192,24 +191,20 @@ public enum Defaults {
                 }
             }
         }
-        for probe in probeFields {
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
             guard var p = c[probe], p.objectValue != nil else { continue }
-            let before = missing
-            missing = false
-            setDefault(&p, "timeoutSeconds", 1)
-            setDefault(&p, "periodSeconds", 10)
-            setDefault(&p, "successThreshold", 1)
-            setDefault(&p, "failureThreshold", 3)
-            if var h = p["httpGet"], h.objectValue != nil, h["scheme"] == nil {
-                missing = true
-                if !dryRun {
-                    h["scheme"] = "HTTP"
-                    if h["path"] == nil { h["path"] = "/" }
-                    p["httpGet"] = h
-                }
+            var probeMissing = false
+            for (key, value) in [("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)] as [(String, JSONValue)] {
+                probeMissing = setDefault(&p, key, value) || probeMissing
             }
-            if missing && !dryRun { c[probe] = p }
-            missing = missing || before
+            if var h = p["httpGet"], h.objectValue != nil, setDefault(&h, "scheme", "HTTP") {
+                _ = setDefault(&h, "path", "/")
+                probeMissing = true
+                if !dryRun { p["httpGet"] = h }
+            }
+            guard probeMissing else { continue }
+            missing = true
+            if !dryRun { c[probe] = p }
         }
         return missing
     }
