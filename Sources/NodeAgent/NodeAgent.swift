@@ -25,13 +25,13 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
     /// The pod network from `--cni-conf-dir` (first conflist) or the default bridge for `--pod-cidr`.
     func network() throws -> (any NetworkPlugin)? {
         let binDir: String
+        let exe = RuntimeConfig.siblingExecutable("swiftlet-cni")
         if let dir = config.cniBinDir {
             binDir = dir
         } else {
             // Our multi-call plugin binary under each plugin's name, beside the agent's state.
             binDir = config.rootDir + "/cni/bin"
             try FileManager.default.createDirectory(atPath: binDir, withIntermediateDirectories: true)
-            let exe = RuntimeConfig.siblingExecutable("swiftlet-cni")
             for p in ["bridge", "host-local", "loopback", "portmap"] {
                 let link = binDir + "/" + p
                 if (try? FileManager.default.destinationOfSymbolicLink(atPath: link)) != exe {
@@ -50,7 +50,8 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
         } else {
             return nil
         }
-        return CNIInvoker(config: list, binDirs: [binDir], cacheDir: config.rootDir + "/cni/cache")
+        // Our bundled plugins (found through any bin dir) run inside the agent; others are executed.
+        return CNIInvoker(config: list, binDirs: [binDir], cacheDir: config.rootDir + "/cni/cache", exec: PluginExec(builtin: exe))
     }
 
     package func run() async throws {

@@ -57,3 +57,63 @@ private func sh(_ script: String, timeout: TimeInterval = 10) -> PluginExec {
         }
     }
 }
+
+/// Our multi-call binary's plugins run inside the runtime's process: `builtin` names the
+/// binary, and a plugin path that resolves to it never becomes a process. The stand-in here
+/// is a script that says it was executed and fails, so an exec cannot pass for the plugin.
+@Suite struct BuiltinPluginTests {
+    let dir = NSTemporaryDirectory() + "cni-builtin-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+
+    func lab() throws -> (bin: String, builtin: String) {
+        let bin = dir + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let builtin = dir + "/swiftlet-cni"
+        try "#!/bin/sh\necho EXECUTED; exit 1\n".write(toFile: builtin, atomically: true, encoding: .utf8)
+        chmod(builtin, 0o755)
+        for p in ["host-local", "bridge", "nosuch"] { try FileManager.default.createSymbolicLink(atPath: bin + "/" + p, withDestinationPath: builtin) }
+        return (bin, builtin)
+    }
+
+    func hostLocal(_ data: String, version: String = "1.0.0") -> Data {
+        Data(#"{"cniVersion":"\#(version)","name":"tiny","type":"bridge","ipam":{"type":"host-local","dataDir":"\#(data)","ranges":[[{"subnet":"10.244.9.0/30"}]]}}"#.utf8)
+    }
+
+    @Test func aPluginOfTheBuiltinBinaryRunsInProcess() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (bin, builtin) = try lab()
+        let env = ["CNI_COMMAND": "ADD", "CNI_CONTAINERID": "one", "CNI_IFNAME": "eth0", "CNI_NETNS": "/x", "CNI_PATH": bin]
+        let out = try PluginExec(builtin: builtin).run(bin + "/host-local", env: env, stdin: hostLocal(dir + "/data"))
+        #expect(out.status == 0, "\(String(decoding: out.stdout, as: UTF8.self))")
+        #expect(try CNIResult.decode(out.stdout).ips?.first?.address == "10.244.9.2/30")
+        #expect(HostLocalStore(dataDir: dir + "/data", network: "tiny").find(id: "one", ifname: "eth0") == [IPv4("10.244.9.2")!])
+
+        // The name it is invoked by picks the plugin, as with the binary.
+        let unknown = try PluginExec(builtin: builtin).run(bin + "/nosuch", env: env, stdin: hostLocal(dir + "/data"))
+        #expect(unknown.status == 1)
+        #expect(CNIError.parse(unknown.stdout)?.msg == #"unknown plugin "nosuch""#)
+    }
+
+    /// bridge delegates to host-local through CNI_PATH: that is the builtin binary too, so it
+    /// runs in process as well (STATUS: host-local's store must be usable).
+    @Test func ipamDelegationStaysInProcess() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (bin, builtin) = try lab()
+        let env = ["CNI_COMMAND": "STATUS", "CNI_PATH": bin]
+        let out = try PluginExec(builtin: builtin).run(bin + "/bridge", env: env, stdin: hostLocal(dir + "/data", version: "1.1.0"))
+        #expect(out.status == 0, "\(String(decoding: out.stdout, as: UTF8.self))")
+        #expect(!String(decoding: out.stdout, as: UTF8.self).contains("EXECUTED"))
+    }
+
+    /// Without `builtin`, in another network namespace, or behind a prefix, the path is executed.
+    @Test func otherwiseThePluginIsExecuted() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (bin, builtin) = try lab()
+        let env = ["CNI_COMMAND": "VERSION"]
+        for exec in [PluginExec(), PluginExec(netns: "/proc/self/ns/net", builtin: builtin), PluginExec(builtin: bin + "/nosuch-file")] {
+            let out = try exec.run(bin + "/host-local", env: env, stdin: Data())
+            #expect(out.status == 1 && String(decoding: out.stdout, as: UTF8.self) == "EXECUTED\n")
+        }
+        let inProcess = try PluginExec(builtin: builtin).run(bin + "/host-local", env: env, stdin: Data())
+        #expect(inProcess.status == 0 && String(decoding: inProcess.stdout, as: UTF8.self).contains("supportedVersions"))
+    }
+}

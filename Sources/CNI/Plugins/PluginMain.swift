@@ -13,6 +13,10 @@ package struct PluginContext {
     package var stdin: Data
     package var env: [String: String]
     package var cniVersion: String
+    /// The multi-call binary this code belongs to (`/proc/self/exe` in swiftlet-cni, the
+    /// swiftlet-cni path when a runtime runs the plugin in its own process): an IPAM plugin that
+    /// resolves to it runs without a process.
+    package var builtin: String = "/proc/self/exe"
 
     package var prevResult: CNIResult? {
         guard let p = conf["prevResult"], let d = try? CNIJSON.data(p) else { return nil }
@@ -28,7 +32,7 @@ package struct PluginContext {
         let exe = try PluginExec.find(type, in: path)
         var e = env
         e["CNI_COMMAND"] = command
-        if let impl = PluginMain.impl(type), PluginMain.isThisExecutable(exe) {
+        if let impl = PluginMain.impl(type), PluginMain.sameFile(exe, builtin) {
             // CNI_PATH's IPAM plugin is this very binary: the same code runs without a process,
             // on the same configuration, and fails with the error it would have printed.
             var ctx = self
@@ -66,10 +70,10 @@ extension CNIPluginImpl {
 package enum PluginMain {
     package static let plugins = ["bridge", "host-local", "loopback", "portmap"]
 
-    /// Whether `path` (after symlinks) is the executable this process runs.
-    static func isThisExecutable(_ path: String) -> Bool {
+    /// Whether `path` and `other` (after symlinks) are the same file.
+    package static func sameFile(_ path: String, _ other: String) -> Bool {
         var a = stat(), b = stat()
-        return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+        return stat(path, &a) == 0 && stat(other, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     static func impl(_ name: String) -> (any CNIPluginImpl)? {
@@ -83,7 +87,10 @@ package enum PluginMain {
     }
 
     /// Runs `plugin` for one invocation; returns what to print on stdout and the exit status.
-    package static func run(plugin: String, env: [String: String], stdin: Data) -> (stdout: Data, status: Int32) {
+    /// `builtin` is the multi-call binary whose plugins run in this process (see `PluginContext.builtin`).
+    package static func run(plugin: String, env: [String: String], stdin: Data,
+                            builtin: String = "/proc/self/exe") -> (stdout: Data, status: Int32)
+    {
         var version = CNISpec.version
         do {
             guard let impl = impl(plugin) else {
@@ -137,7 +144,7 @@ package enum PluginMain {
                 ifname: perContainer ? try need("CNI_IFNAME") : "",
                 args: env["CNI_ARGS"] ?? "",
                 path: (env["CNI_PATH"] ?? "").split(separator: ":").map(String.init),
-                conf: conf, stdin: stdin, env: env, cniVersion: version)
+                conf: conf, stdin: stdin, env: env, cniVersion: version, builtin: builtin)
             return (try dispatch(impl, ctx)?.jsonData() ?? Data(), 0)
         } catch {
             return (cniError(error, plugin: plugin).json(cniVersion: version), 1)
