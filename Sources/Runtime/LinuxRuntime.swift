@@ -6,8 +6,8 @@ import Glibc
 package actor LinuxRuntime: ContainerRuntime {
     package nonisolated let config: RuntimeConfig
     package nonisolated let images: ImageStore
-    private let cgroups: any CgroupManager
-    private var sys: any Syscalls { config.syscalls }
+    private nonisolated let cgroups: any CgroupManager
+    private nonisolated var sys: any Syscalls { config.syscalls }
     /// Decoded records by id: a record does not change once the sandbox or container exists,
     /// and listing N containers would otherwise decode N JSON files on every call.
     private var sandboxRecords: [String: SandboxRecord] = [:]
@@ -26,8 +26,8 @@ package actor LinuxRuntime: ContainerRuntime {
 
     // MARK: paths and records
 
-    private func sandboxDir(_ id: String) -> String { config.root + "/sandboxes/" + id }
-    private func containerDir(_ id: String) -> String { config.root + "/containers/" + id }
+    private nonisolated func sandboxDir(_ id: String) -> String { config.root + "/sandboxes/" + id }
+    private nonisolated func containerDir(_ id: String) -> String { config.root + "/containers/" + id }
 
     private func loadSandbox(_ id: String) throws -> SandboxRecord {
         if let r = sandboxRecords[id] { return r }
@@ -87,32 +87,35 @@ package actor LinuxRuntime: ContainerRuntime {
         let createdPod = !sys.exists(config.cgroupfs + "/memory/" + podCgroup) && !sys.exists(config.cgroupfs + "/" + podCgroup)
         var record = SandboxRecord(id: id, config: c, createdAt: Date(), pid: 0, netnsPath: nil, podCgroup: podCgroup,
                                    sandboxCgroup: podCgroup + "/" + id, createdPodCgroup: createdPod)
+        let sys = self.sys, cgroups = self.cgroups
         do {
-            try sys.mkdirAll(dir + "/pause")
             let hostname = c.hostNetwork ? ProcessInfo.processInfo.hostName : (c.hostname.isEmpty ? c.name : c.hostname)
-            try writeFileAtomically(dir + "/hostname", Data((hostname + "\n").utf8), durable: false)
-            try writeFileAtomically(dir + "/hosts", Data("""
-                127.0.0.1\tlocalhost
-                ::1\tlocalhost ip6-localhost ip6-loopback
-                fe00::0\tip6-localnet
-                ff00::0\tip6-mcastprefix
-                ff02::1\tip6-allnodes
-                ff02::2\tip6-allrouters
+            try await offActor { [record] in
+                try sys.mkdirAll(dir + "/pause")
+                try writeFileAtomically(dir + "/hostname", Data((hostname + "\n").utf8), durable: false)
+                try writeFileAtomically(dir + "/hosts", Data("""
+                    127.0.0.1\tlocalhost
+                    ::1\tlocalhost ip6-localhost ip6-loopback
+                    fe00::0\tip6-localnet
+                    ff00::0\tip6-mcastprefix
+                    ff02::1\tip6-allnodes
+                    ff02::2\tip6-allrouters
 
-                """.utf8), durable: false)
-            var resolv = ""
-            if c.dnsServers.isEmpty && c.dnsSearches.isEmpty {
-                resolv = FileContents.string(atPath: "/etc/resolv.conf") ?? ""
-            } else {
-                resolv += c.dnsServers.map { "nameserver \($0)\n" }.joined()
-                if !c.dnsSearches.isEmpty { resolv += "search " + c.dnsSearches.joined(separator: " ") + "\n" }
-                if !c.dnsOptions.isEmpty { resolv += "options " + c.dnsOptions.joined(separator: " ") + "\n" }
+                    """.utf8), durable: false)
+                var resolv = ""
+                if c.dnsServers.isEmpty && c.dnsSearches.isEmpty {
+                    resolv = FileContents.string(atPath: "/etc/resolv.conf") ?? ""
+                } else {
+                    resolv += c.dnsServers.map { "nameserver \($0)\n" }.joined()
+                    if !c.dnsSearches.isEmpty { resolv += "search " + c.dnsSearches.joined(separator: " ") + "\n" }
+                    if !c.dnsOptions.isEmpty { resolv += "options " + c.dnsOptions.joined(separator: " ") + "\n" }
+                }
+                try writeFileAtomically(dir + "/resolv.conf", Data(resolv.utf8), durable: false)
+                try cgroups.create(record.podCgroup, resources: c.resources ?? LinuxResources())
+                try cgroups.create(record.sandboxCgroup, resources: LinuxResources())
+                try cgroups.allowDevices(record.sandboxCgroup, rules: [])
+                if !c.logDirectory.isEmpty { try sys.mkdirAll(c.logDirectory) }
             }
-            try writeFileAtomically(dir + "/resolv.conf", Data(resolv.utf8), durable: false)
-            try cgroups.create(record.podCgroup, resources: c.resources ?? LinuxResources())
-            try cgroups.create(record.sandboxCgroup, resources: LinuxResources())
-            try cgroups.allowDevices(record.sandboxCgroup, rules: [])
-            if !c.logDirectory.isEmpty { try sys.mkdirAll(c.logDirectory) }
 
             var shim = ShimConfig()
             shim.add("state_dir", dir + "/pause")
@@ -132,13 +135,17 @@ package actor LinuxRuntime: ContainerRuntime {
             shim.add("arg", config.pausePath)
             let pid = try await startShim(shim, dir: dir + "/pause", what: "pod sandbox \(c.namespace)/\(c.name)")
             record.pid = pid
-            try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
-            if !c.hostNetwork {
-                let ns = config.root + "/netns/" + id
-                try writeFileAtomically(ns, Data(), durable: false)  // the mount point of the netns bind mount
-                record.netnsPath = ns
+            let ns = c.hostNetwork ? nil : config.root + "/netns/" + id
+            record = try await offActor { [record] in
+                var record = record
                 try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
-                try sys.mount(source: "/proc/\(pid)/ns/net", target: ns, fstype: nil, flags: UInt(MS_BIND), data: nil)
+                if let ns {
+                    try writeFileAtomically(ns, Data(), durable: false)  // the mount point of the netns bind mount
+                    record.netnsPath = ns
+                    try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
+                    try sys.mount(source: "/proc/\(pid)/ns/net", target: ns, fstype: nil, flags: UInt(MS_BIND), data: nil)
+                }
+                return record
             }
             return id
         } catch {
@@ -222,7 +229,20 @@ package actor LinuxRuntime: ContainerRuntime {
                                               privileged: sec.privileged)
         var layers: [String] = []
         for l in image.layers { layers.append(await images.layerPath(l)) }
+        let id = newID()
+        // The rest reads and writes files and cgroups only: off the actor.
+        try await offActor { [self, layers] in
+            try self.makeContainer(id: id, sandbox: sb, c, image: image, layers: layers, capabilities: caps)
+        }
+        return id
+    }
 
+    /// createContainer's blocking part: the container's directory, seccomp program, cgroup and
+    /// record, from the sandbox and the image; removes what it made when it fails.
+    private nonisolated func makeContainer(id: String, sandbox sb: SandboxRecord, _ c: ContainerConfig, image: ImageInfo,
+                                           layers: [String], capabilities caps: [Int]) throws {
+        let sandboxID = sb.id
+        let sec = c.security
         // Process: entrypoint/cmd as the kubelet combines them.
         var argv = c.command.isEmpty ? image.entrypoint : c.command
         argv += (c.command.isEmpty && c.args.isEmpty) ? image.cmd : c.args
@@ -271,7 +291,6 @@ package actor LinuxRuntime: ContainerRuntime {
             deviceRules.append("\(kind) \(major):\(minor) \(d.permissions.isEmpty ? "rwm" : d.permissions)")
         }
 
-        let id = newID()
         let dir = containerDir(id)
         let cg = sb.podCgroup + "/" + id
         let logPath = (sb.config.logDirectory.isEmpty || c.logPath.isEmpty) ? "" : sb.config.logDirectory + "/" + c.logPath
@@ -294,7 +313,6 @@ package actor LinuxRuntime: ContainerRuntime {
                                          imageRef: image.repoTags.first ?? image.id, layers: layers, createdAt: Date(),
                                          cgroup: cg, logPath: logPath, process: spec)
             try writeFileAtomically(dir + "/container.json", try JSONEncoder().encode(record))
-            return id
         } catch {
             try? cgroups.destroy(cg)
             try? FileManager.default.removeItem(atPath: dir)
@@ -303,7 +321,7 @@ package actor LinuxRuntime: ContainerRuntime {
     }
 
     /// uid/gid from the security context or the image's USER, resolved against the image's /etc/passwd.
-    private func resolveUser(sec: SecurityContext, image: ImageInfo, layers: [String], name: String) throws -> (UInt32, UInt32) {
+    private nonisolated func resolveUser(sec: SecurityContext, image: ImageInfo, layers: [String], name: String) throws -> (UInt32, UInt32) {
         var user = sec.runAsUsername ?? (sec.runAsUser.map(String.init) ?? image.user)
         var group: String?
         if let colon = user.firstIndex(of: ":") {
@@ -327,7 +345,7 @@ package actor LinuxRuntime: ContainerRuntime {
         return (uid, gid)
     }
 
-    private func passwd(_ layers: [String]) -> [(String, String, UInt32, UInt32)] {
+    private nonisolated func passwd(_ layers: [String]) -> [(String, String, UInt32, UInt32)] {
         for l in layers.reversed() {
             guard let text = FileContents.string(atPath: l + "/etc/passwd") else { continue }
             return text.split(separator: "\n").compactMap { line in

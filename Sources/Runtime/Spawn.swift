@@ -63,6 +63,13 @@ package func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async
     await withCheckedContinuation { cont in detachThread { cont.resume(returning: body()) } }
 }
 
+/// `onOwnThread` for blocking work that throws. The runtime actor hands it its file, mount and
+/// cgroup work: done on the actor, one pod's sandbox or container set-up held up every other
+/// runtime call (and a thread of the cooperative pool) for its whole length.
+package func offActor<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await onOwnThread { Result { try body() } }.get()
+}
+
 /// Starts `body` on a new detached thread.
 package func detachThread(_ body: @escaping @Sendable () -> Void) {
     let t = Thread(block: body)
