@@ -7,7 +7,10 @@ import TestSupport
 /// Running and Ready, creation-to-Running percentiles; then the agent's idle RSS and CPU with
 /// 10 pods. Runs only with SWIFTLET_BENCH=1 (a release build is best:
 /// `SWIFTLET_BIN_DIR=.build/release`); SWIFTLET_BENCH_REFERENCE=0 leaves out the podman run
-/// (for profiling our side alone). Prints its figures; asserts only that the pods ran.
+/// (for profiling our side alone); SWIFTLET_BENCH_PODS=N applies N pods instead of 100,
+/// SWIFTLET_BENCH_ORDER=1 prints each pod's creation offset and latency in creation order, and
+/// SWIFTLET_BENCH_HOLD=S keeps the idle agent S seconds for inspection (smaps, pagemap).
+/// Prints its figures; asserts only that the pods ran.
 @Suite(.serialized, .enabled(if: AgentLab.available && ProcessInfo.processInfo.environment["SWIFTLET_BENCH"] == "1",
                              "benchmark: set SWIFTLET_BENCH=1"))
 struct AgentBenchmark {
@@ -80,21 +83,34 @@ struct AgentBenchmark {
     @Test func hundredPodsToRunningAndIdleCost() async throws {
         try await AgentLab.with { lab in
             try await lab.startAgent()
-            let n = 100
+            let n = ProcessInfo.processInfo.environment["SWIFTLET_BENCH_PODS"].flatMap(Int.init) ?? 100
             let w = try Watcher(lab)
             defer { w.proc.stop(SIGKILL) }
             try await Task.sleep(for: .milliseconds(500))
+            // The watch is read while kubectl apply creates the pods (it takes a while for 100):
+            // read only afterwards, every pod created before apply returned was "seen" late.
+            let file = NSTemporaryDirectory() + "agent-bench-\(getpid()).yaml"
+            try Self.pods(n, prefix: "bench").write(toFile: file, atomically: true, encoding: .utf8)
+            defer { unlink(file) }
             let t0 = Date()
-            try lab.kubectl("apply", "-f", "-", stdin: Self.pods(n, prefix: "bench"), timeout: 120).check()
+            let apply = try lab.kubectlBackground("apply", "-f", file)
             let deadline = Date().addingTimeInterval(300)
             while w.ready.count < n && Date() < deadline {
                 w.poll()
                 try await Task.sleep(for: .milliseconds(20))
             }
+            apply.process.waitUntilExit()
+            try #require(apply.process.terminationStatus == 0, "kubectl apply: \(apply.output.string)")
             let total = Date().timeIntervalSince(t0)
             // Percentiles of fewer pods would mislead (and of none are NaN): stop here, the lab cleans up.
             try #require(w.ready.count == n, "only \(w.ready.count) of \(n) pods became Ready")
             let lat = w.ready.compactMap { name, r in w.seen[name].map { r.timeIntervalSince($0) * 1000 } }
+            if ProcessInfo.processInfo.environment["SWIFTLET_BENCH_ORDER"] == "1" {
+                let order = w.seen.sorted { $0.value < $1.value }
+                print(order.map { name, seen in
+                    "\(Int(seen.timeIntervalSince(t0) * 1000))+\(Int((w.ready[name].map { $0.timeIntervalSince(seen) } ?? -1) * 1000))"
+                }.joined(separator: " "))
+            }
             print("""
 
                 swiftlet agent, \(n) pods applied at once on one node (kubectl apply → Ready as seen by kubectl get -w):
@@ -121,6 +137,10 @@ struct AgentBenchmark {
                   (targets: p99 < 1000 ms, RSS < 40 MiB, CPU < 1%)
 
                 """)
+            if let hold = ProcessInfo.processInfo.environment["SWIFTLET_BENCH_HOLD"].flatMap(Int.init) {
+                print("holding the idle agent (pid \(pid)) for \(hold) s")
+                try await Task.sleep(for: .seconds(hold))
+            }
             try lab.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", timeout: 140).check()
             if ProcessInfo.processInfo.environment["SWIFTLET_BENCH_REFERENCE"] != "0" { print(try Self.podmanReference(n: n, lab: lab)) }
         }
