@@ -122,9 +122,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings,
             // lld with packed relative relocations and no exported symbols: the loader's tables
-            // shrink from ~6 MB to ~60 KB, pages every process kept resident (README).
+            // shrink from ~6 MB to ~60 KB, pages every process kept resident. The agent's
+            // functions first (scripts/order-agent-code.sh), so its code is resident in few
+            // 64 KiB runs (README).
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
-                                           "-Xlinker", "--no-export-dynamic", "-Xlinker", "--start-group",
+                                           "-Xlinker", "--no-export-dynamic",
+                                           "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/scripts/swiftlet.order",
+                                           "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "--start-group",
                                            "-Xlinker", "-lFoundation", "-Xlinker", "-lCoreFoundation",
                                            "-Xlinker", "-lFoundationInternationalization", "-Xlinker", "-l_FoundationICU",
                                            "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCollections",
