@@ -191,6 +191,9 @@ package protocol ContainerRuntime: Sendable {
     func podSandboxStatus(_ id: String) async throws -> PodSandboxStatus
     /// All sandboxes known on disk.
     func listPodSandbox() async throws -> [PodSandboxStatus]
+    /// The sandboxes whose metadata uid is `podUID` (CRI's ListPodSandbox with a filter): a
+    /// pod worker asks for its own on every sync, and must not pay for every other pod's.
+    func listPodSandbox(podUID: String) async throws -> [PodSandboxStatus]
     /// Prepares rootfs, cgroup and config for a container in a sandbox; returns the id.
     func createContainer(sandboxID: String, _ config: ContainerConfig) async throws -> String
     /// Starts the container through its shim.

@@ -46,6 +46,10 @@ package actor FakeRuntime: ContainerRuntime, ImageService {
 
     package func listPodSandbox() async throws -> [PodSandboxStatus] { sandboxes.values.sorted { $0.id < $1.id } }
 
+    package func listPodSandbox(podUID: String) async throws -> [PodSandboxStatus] {
+        try await listPodSandbox().filter { $0.config.uid == podUID }
+    }
+
     package func createContainer(sandboxID: String, _ config: ContainerConfig) async throws -> String {
         calls.append("CreateContainer \(sandboxID) \(config.name)")
         guard sandboxes[sandboxID]?.state == .ready else { throw RuntimeError(.invalidState, "pod sandbox \(sandboxID) is not ready") }

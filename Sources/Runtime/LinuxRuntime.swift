@@ -212,6 +212,15 @@ package actor LinuxRuntime: ContainerRuntime {
         return out
     }
 
+    package func listPodSandbox(podUID: String) async throws -> [PodSandboxStatus] {
+        var out: [PodSandboxStatus] = []
+        // by the (cached) record first: other pods' pause state files are not read
+        for id in ids("sandboxes") where (try? loadSandbox(id))?.config.uid == podUID {
+            if let s = try? await podSandboxStatus(id) { out.append(s) }
+        }
+        return out
+    }
+
     // MARK: containers
 
     package func createContainer(sandboxID: String, _ c: ContainerConfig) async throws -> String {

@@ -34,6 +34,13 @@ struct SandboxTests {
             #expect(nsID(s.pid, "mnt") != nsID(status.pid, "mnt"))
             let netns = try #require(status.netnsPath)
             #expect(FileManager.default.fileExists(atPath: netns))
+
+            // A pod's own sandboxes by its uid; the list of all has both.
+            let other = try await h.runtime.runPodSandbox(h.sandboxConfig("other"))
+            #expect(try await h.runtime.listPodSandbox(podUID: "uid-web").map(\.id) == [sb])
+            #expect(try await h.runtime.listPodSandbox(podUID: "uid-other").map(\.id) == [other])
+            #expect(try await h.runtime.listPodSandbox(podUID: "uid-none").isEmpty)
+            #expect(Set(try await h.runtime.listPodSandbox().map(\.id)) == [sb, other])
         } catch {
             await h.close()
             throw error

@@ -460,7 +460,7 @@ package actor PodWorker {
     // MARK: sandbox
 
     private func sandboxes() async -> [PodSandboxStatus] {
-        ((try? await ctx.runtime.listPodSandbox()) ?? []).filter { ($0.config.labels[RuntimeLabels.podUID] ?? $0.config.uid) == uid }
+        ((try? await ctx.runtime.listPodSandbox(podUID: uid)) ?? [])
             .sorted { ($0.config.attempt, $0.createdAt) > ($1.config.attempt, $1.createdAt) }
     }
 

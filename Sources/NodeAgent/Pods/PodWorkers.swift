@@ -46,7 +46,7 @@ package actor PodWorkers {
             return
         }
         if pod.isTerminal && !pod.isTerminating,
-            !((try? await context.runtime.listPodSandbox()) ?? []).contains(where: { $0.config.labels[RuntimeLabels.podUID] == uid })
+            ((try? await context.runtime.listPodSandbox(podUID: uid)) ?? []).isEmpty
         {
             return  // finished long ago and nothing of it is left here
         }
