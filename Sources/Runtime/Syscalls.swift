@@ -30,12 +30,24 @@ package protocol Syscalls: Sendable {
 package struct LinuxSyscalls: Syscalls {
     package init() {}
 
+    /// mkdir -p: the directory itself first, its parents only when it has none. (Foundation's
+    /// createDirectory(withIntermediateDirectories:) calls mkdir on every ancestor from the root
+    /// down: a cgroup on five v1 hierarchies cost some fifty failing mkdirs through cgroupfs.)
     package func mkdirAll(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw RuntimeError(.syscall, "mkdir \(path): \(error.localizedDescription)")
+        if mkdir(path, 0o777) == 0 { return }
+        var err = errno
+        if err == ENOENT {
+            let parent = (path as NSString).deletingLastPathComponent
+            if !parent.isEmpty && parent != path && parent != "/" { try mkdirAll(parent) }
+            if mkdir(path, 0o777) == 0 { return }
+            err = errno
         }
+        if err == EEXIST {
+            var st = stat()
+            if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return }
+            throw RuntimeError(.syscall, "mkdir \(path): a file that is not a directory is in the way")
+        }
+        throw RuntimeError.sys("mkdir", path, errno: err)
     }
 
     package func rmdir(_ path: String) throws {

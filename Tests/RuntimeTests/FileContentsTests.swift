@@ -89,3 +89,31 @@ import Testing
         #expect(throws: RuntimeError.self) { try writeFileAtomically(dir + "/missing/f", Data(), durable: false) }
     }
 }
+
+@Suite struct MkdirAllTests {
+    let base = NSTemporaryDirectory() + "mkdirall-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+
+    @Test func createsParentsOnceAndIsIdempotent() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let deep = base + "/a/b/c"
+        try LinuxSyscalls().mkdirAll(deep)
+        var isDir: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: deep, isDirectory: &isDir) && isDir.boolValue)
+        try LinuxSyscalls().mkdirAll(deep)
+        try LinuxSyscalls().mkdirAll(base + "/a/b/c/")
+        try LinuxSyscalls().mkdirAll(base + "/a/b/d")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/a/b").sorted() == ["c", "d"])
+    }
+
+    @Test func aFileInTheWayIsNamed() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try LinuxSyscalls().mkdirAll(base)
+        #expect(FileManager.default.createFile(atPath: base + "/f", contents: Data("x".utf8)))
+        #expect { try LinuxSyscalls().mkdirAll(base + "/f") } throws: { e in
+            "\(e)".contains(base + "/f") && "\(e)".contains("not a directory")
+        }
+        #expect { try LinuxSyscalls().mkdirAll(base + "/f/g/h") } throws: { e in
+            "\(e)".contains("mkdir " + base + "/f") && "\(e)".contains("Not a directory")
+        }
+    }
+}
