@@ -107,7 +107,7 @@ package actor PodWorker {
 
     private func saveCheckpoint() {
         guard let sandboxID else { return }
-        try? FileManager.default.createDirectory(atPath: ctx.config.podDir(uid), withIntermediateDirectories: true)
+        try? LinuxSyscalls().mkdirAll(ctx.config.podDir(uid))
         if let d = try? JSONEncoder().encode(SandboxCheckpoint(sandboxID: sandboxID, podIP: podIP)) {
             try? AtomicFile.write(checkpointPath, d)
         }

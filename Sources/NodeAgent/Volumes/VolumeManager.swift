@@ -231,8 +231,8 @@ package struct VolumeManager: Sendable {
     static func mode(_ v: JSONValue?) -> mode_t { mode_t(v?.intValue ?? 0o644) }
 
     static func mkdir(_ dir: String, _ volume: String) throws {
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw VolumeError(volume: volume, message: "mkdir \(dir): \(error.localizedDescription)")
+        do { try LinuxSyscalls().mkdirAll(dir) } catch {
+            throw VolumeError(volume: volume, message: (error as? RuntimeError)?.message ?? "mkdir \(dir): \(error)")
         }
     }
 
