@@ -13,6 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="/opt/swift/usr/bin:$PATH"
+command -v perf >/dev/null || { echo "order: needs perf (scripts/setup.sh --bench installs linux-perf)" >&2; exit 1; }
 ORDER=scripts/swiftlet.order
 PASSES="${1:-1}"
 WORK="$(mktemp -d)"

@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh            apt packages + kubectl 1.35 into .tools/
 #   scripts/setup.sh --quiet    the same, with less output
-#   scripts/setup.sh --bench    also what the benchmarks compare with or drive (runc, podman, wrk)
+#   scripts/setup.sh --bench    also what the benchmarks compare with or drive (runc, podman, wrk), and perf
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,7 +35,7 @@ APT_PACKAGES=(
   python3-pip unzip
   qemu-system-x86
 )
-((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit wrk)
+((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit wrk linux-perf)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
