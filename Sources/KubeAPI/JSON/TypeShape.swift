@@ -60,18 +60,11 @@ public final class TypeShape: @unchecked Sendable {
 
     /// Checks `value`; returns the paths of fields that the model does not declare
     /// (`spec.containers[0].foo`) where it captures them, throws where decoding would throw.
-    public func check(_ value: JSONValue) throws -> [String] {
-        var path: [PathItem] = []
-        var unknown: [String] = []
-        try check(value, nil, &path, &unknown)
-        return unknown
-    }
-
-    /// Checks only what differs from `old`: an object's field (declared or not) or an array's
+    /// With `old`, only what differs from it: an object's field (declared or not) or an array's
     /// element equal to the one at the same place in `old` is taken as checked when `old` was
     /// written. For a patched object, whose unchanged parts are the stored object's (mostly
     /// the same storage, so equal at once).
-    public func check(_ value: JSONValue, unchangedFrom old: JSONValue) throws -> [String] {
+    public func check(_ value: JSONValue, unchangedFrom old: JSONValue? = nil) throws -> [String] {
         var path: [PathItem] = []
         var unknown: [String] = []
         try check(value, old, &path, &unknown)

@@ -8,10 +8,7 @@ extension APIServer {
     static func typedCheck(_ r: ResourceInfo, _ obj: JSONValue, unchangedFrom old: JSONValue? = nil) throws -> [String] {
         // the compiled shape answers as `JSONValueDecoder.decodeReportingUnknown` would,
         // without building the typed value (a quarter of a create's CPU when decoded)
-        func check<T: Decodable>(_ t: T.Type) throws -> [String] {
-            guard let old else { return try TypeShape.of(t).check(obj) }
-            return try TypeShape.of(t).check(obj, unchangedFrom: old)
-        }
+        func check<T: Decodable>(_ t: T.Type) throws -> [String] { try TypeShape.of(t).check(obj, unchangedFrom: old) }
         switch (r.group, r.resource) {
         case ("", "pods"): return try check(Pod.self)
         case ("", "nodes"): return try check(Node.self)

@@ -150,9 +150,7 @@ public enum Defaults {
         for field in ["containers", "initContainers"] {
             guard let cs = spec[field]?.arrayValue, cs.contains(where: needsDefaults) else { continue }
             spec.withValue(at: field) { cs in
-                cs?.withElements { c in
-                    if needsDefaults(c) { container(&c) }
-                }
+                cs?.withElements { c in container(&c) }  // writes only what is missing
             }
         }
     }
