@@ -16,7 +16,7 @@ package struct PluginContext {
     /// The multi-call binary this code belongs to (`/proc/self/exe` in swiftlet-cni, the
     /// swiftlet-cni path when a runtime runs the plugin in its own process): an IPAM plugin that
     /// resolves to it runs without a process.
-    package var builtin: String = "/proc/self/exe"
+    package var builtin: String = PluginMain.thisExecutable
 
     package var prevResult: CNIResult? {
         guard let p = conf["prevResult"], let d = try? CNIJSON.data(p) else { return nil }
@@ -69,6 +69,8 @@ extension CNIPluginImpl {
 /// The multi-call entry point: `bridge`, `host-local`, `loopback`, `portmap`.
 package enum PluginMain {
     package static let plugins = ["bridge", "host-local", "loopback", "portmap"]
+    /// The running executable: swiftlet-cni's own plugins are `builtin` to it.
+    static let thisExecutable = "/proc/self/exe"
 
     /// Whether `path` and `other` (after symlinks) are the same file.
     package static func sameFile(_ path: String, _ other: String) -> Bool {
@@ -89,7 +91,7 @@ package enum PluginMain {
     /// Runs `plugin` for one invocation; returns what to print on stdout and the exit status.
     /// `builtin` is the multi-call binary whose plugins run in this process (see `PluginContext.builtin`).
     package static func run(plugin: String, env: [String: String], stdin: Data,
-                            builtin: String = "/proc/self/exe") -> (stdout: Data, status: Int32)
+                            builtin: String = thisExecutable) -> (stdout: Data, status: Int32)
     {
         var version = CNISpec.version
         do {
