@@ -212,6 +212,12 @@ private final class Connection: Sendable {
         let promise = loop.makePromise(of: Collected.self)
         let channel = self.channel, handler = self.handler
         loop.execute {
+            // The server may have closed this idle connection after checkout looked at it; its
+            // channelInactive has then already run, and nothing would answer before the timeout.
+            guard channel.isActive else {
+                promise.fail(TransportError(message: "the API server closed the connection", beforeResponse: true))
+                return
+            }
             handler.start(.collect(promise), on: channel, timeout: timeout)
             channel.write(HTTPClientRequestPart.head(head), promise: nil)
             if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
@@ -230,6 +236,12 @@ private final class Connection: Sendable {
         cont.onTermination = { _ in channel.close(promise: nil) }
         let headPromise = channel.eventLoop.makePromise(of: Int.self)
         channel.eventLoop.execute {
+            guard channel.isActive else {
+                let e = TransportError(message: "the API server closed the connection", beforeResponse: true)
+                headPromise.fail(e)
+                cont.finish(throwing: e)
+                return
+            }
             handler.start(.stream(head: headPromise, body: cont), on: channel, timeout: timeout)
             channel.writeAndFlush(HTTPClientRequestPart.head(head), promise: nil)
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
