@@ -122,15 +122,15 @@ import Testing
         let t = APITransport(host: "127.0.0.1", port: server.port, setupError: nil, group: Self.group)
         defer { t.shutdown() }
         var names: Set<String> = []
-        for _ in 0..<100 {
+        for _ in 0..<30 {
             // A request left waiting on a dead connection ends in "did not answer within 30 s"
             // and fails the test. The timeout is long because at the start of a full run the
-            // two cores are so oversubscribed that a loopback answer took seconds (CI: 18 s
-            // for these 100).
+            // two cores are so oversubscribed that a loopback answer took seconds (CI: 18–46 s
+            // for 100 of them).
             let r = try await t.send(.GET, "/api/v1/namespaces/a", headers: [], body: nil, timeout: .seconds(30))
             names.insert(String(buffer: r.body))
         }
-        #expect(names.count == 100, "each request was answered on a connection of its own")
+        #expect(names.count == 30, "each request was answered on a connection of its own")
         await server.close()
     }
 
