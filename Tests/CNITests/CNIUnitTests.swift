@@ -74,6 +74,31 @@ private func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.
         #expect(s.allocated().isEmpty)
     }
 
+    /// `last_reserved_ip.<set>` holds the bare address, as the reference writes it, and is
+    /// rewritten in place: one inode for the life of the network, not a temp file and a
+    /// rename (an inode made and one deleted) per allocation. What a crash could leave
+    /// (empty, garbage) reads as no last address.
+    @Test func lastReservedIsRewrittenInPlace() throws {
+        let dir = NSTemporaryDirectory() + "cni-ipam-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = HostLocalStore(dataDir: dir, network: "net")
+        try s.withLock {}  // makes the directory
+        #expect(s.lastReserved(set: 0) == nil)
+        s.setLastReserved(IPv4("10.244.1.200")!, set: 0)
+        var first = stat()
+        #expect(stat(s.dir + "/last_reserved_ip.0", &first) == 0)
+        s.setLastReserved(IPv4("10.244.1.3")!, set: 0)
+        #expect(try String(contentsOfFile: s.dir + "/last_reserved_ip.0", encoding: .utf8) == "10.244.1.3")
+        #expect(s.lastReserved(set: 0) == IPv4("10.244.1.3"))
+        var second = stat()
+        #expect(stat(s.dir + "/last_reserved_ip.0", &second) == 0 && second.st_ino == first.st_ino, "the same file, not a replacement")
+        #expect(s.lastReserved(set: 1) == nil)
+        for junk in ["", "10.244.", "not an address"] {
+            try junk.write(toFile: s.dir + "/last_reserved_ip.0", atomically: false, encoding: .utf8)
+            #expect(s.lastReserved(set: 0) == nil, "\(junk)")
+        }
+    }
+
     @Test func hostLocalPluginAllocatesAndReportsExhaustion() throws {
         let dir = NSTemporaryDirectory() + "cni-hl-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -93,9 +93,16 @@ package struct HostLocalStore: Sendable {
         return n > 0 ? IPv4(Self.trimmed(String(decoding: buf[0..<n], as: UTF8.self))) : nil
     }
 
+    /// Rewritten in place, as the reference host-local does: a temp file and a rename per
+    /// allocation would make and delete an inode each time, and a file left short or empty by
+    /// a crash only makes the next search start at the beginning of the range.
     package func setLastReserved(_ ip: IPv4, set: Int) {
         let path = dir + "/last_reserved_ip.\(set)"
-        try? Data(ip.description.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let bytes = Array(ip.description.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 
     /// Releases the attachment's addresses; returns them.
