@@ -34,8 +34,7 @@ package actor LinuxRuntime: ContainerRuntime {
         guard let d = FileContents.data(atPath: sandboxDir(id) + "/sandbox.json"),
             let r = try? JSONDecoder().decode(SandboxRecord.self, from: d)
         else { throw RuntimeError(.notFound, "pod sandbox \(id) not found") }
-        // Cached only once complete (runPodSandbox writes the record twice).
-        if r.netnsPath != nil || r.config.hostNetwork { sandboxRecords[id] = r }
+        sandboxRecords[id] = r
         return r
     }
 
@@ -85,13 +84,18 @@ package actor LinuxRuntime: ContainerRuntime {
         let dir = sandboxDir(id)
         let podCgroup = cgroupPath(c.cgroupParent)
         let createdPod = !sys.exists(config.cgroupfs + "/memory/" + podCgroup) && !sys.exists(config.cgroupfs + "/" + podCgroup)
-        var record = SandboxRecord(id: id, config: c, createdAt: Date(), pid: 0, netnsPath: nil, podCgroup: podCgroup,
+        // The record is written once, before anything it names exists, so a restarted agent
+        // finds and can remove whatever a crash half made. It never changes: pause's pid is in
+        // its shim's state file, and the netns bind mount is at the path the record names.
+        let ns = c.hostNetwork ? nil : config.root + "/netns/" + id
+        var record = SandboxRecord(id: id, config: c, createdAt: Date(), pid: 0, netnsPath: ns, podCgroup: podCgroup,
                                    sandboxCgroup: podCgroup + "/" + id, createdPodCgroup: createdPod)
         let sys = self.sys, cgroups = self.cgroups
         do {
             let hostname = c.hostNetwork ? ProcessInfo.processInfo.hostName : (c.hostname.isEmpty ? c.name : c.hostname)
             try await offActor { [record] in
                 try sys.mkdirAll(dir + "/pause")
+                try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
                 try writeFileAtomically(dir + "/hostname", Data((hostname + "\n").utf8), durable: false)
                 try writeFileAtomically(dir + "/hosts", Data("""
                     127.0.0.1\tlocalhost
@@ -135,18 +139,16 @@ package actor LinuxRuntime: ContainerRuntime {
             shim.add("arg", config.pausePath)
             let pid = try await startShim(shim, dir: dir + "/pause", what: "pod sandbox \(c.namespace)/\(c.name)")
             record.pid = pid
-            let ns = c.hostNetwork ? nil : config.root + "/netns/" + id
-            record = try await offActor { [record] in
-                var record = record
-                try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
-                if let ns {
-                    try writeFileAtomically(ns, Data(), durable: false)  // the mount point of the netns bind mount
-                    record.netnsPath = ns
-                    try writeFileAtomically(dir + "/sandbox.json", try JSONEncoder().encode(record))
+            if let ns {
+                try await offActor {
+                    // the mount point of the netns bind mount: an empty file, made where it will stay
+                    let fd = open(ns, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+                    guard fd >= 0 else { throw RuntimeError.sys("create netns mount point", ns) }
+                    close(fd)
                     try sys.mount(source: "/proc/\(pid)/ns/net", target: ns, fstype: nil, flags: UInt(MS_BIND), data: nil)
                 }
-                return record
             }
+            sandboxRecords[id] = record
             return id
         } catch {
             await cleanupSandbox(record)
@@ -203,7 +205,7 @@ package actor LinuxRuntime: ContainerRuntime {
         let r = try loadSandbox(id)
         let s = shimState(sandboxDir(id) + "/pause/state")
         return PodSandboxStatus(id: id, config: r.config, state: s?.running == true ? .ready : .notReady,
-                                createdAt: r.createdAt, pid: r.pid, netnsPath: r.netnsPath)
+                                createdAt: r.createdAt, pid: r.pid > 0 ? r.pid : (s?.pid ?? 0), netnsPath: r.netnsPath)
     }
 
     package func listPodSandbox() async throws -> [PodSandboxStatus] {

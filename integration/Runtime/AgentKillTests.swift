@@ -58,7 +58,16 @@ struct AgentKillTests {
             #expect(h.log(quick).contains("stdout F line-one") && h.log(quick).contains("stdout F line-two"))
             let slow = try await h.runtime.containerStatus(ids[1])
             #expect(slow.state == .running && alive(slow.pid))
-            #expect(try await h.runtime.listPodSandbox().first?.state == .ready)
+            // The sandbox record on disk is written before pause starts: the new runtime takes
+            // pause's pid from its shim's state, and the netns bind mount is pause's netns.
+            let sandboxes = try await h.runtime.listPodSandbox()
+            #expect(sandboxes.count == 1 && sandboxes.first?.state == .ready)
+            if let s = sandboxes.first {
+                #expect(alive(s.pid), "pause's pid \(s.pid) after the restart")
+                var nsStat = stat(), pauseStat = stat()
+                #expect(stat(s.netnsPath ?? "/nonexistent", &nsStat) == 0 && stat("/proc/\(s.pid)/ns/net", &pauseStat) == 0)
+                #expect(nsStat.st_ino == pauseStat.st_ino && nsStat.st_dev == pauseStat.st_dev, "the netns mount is pause's netns")
+            }
             _ = try await h.runtime.execSync(ids[1], cmd: ["touch", "/tmp/go"], timeout: 10)
             let done = try await h.waitExited(ids[1])
             #expect(done.exitCode == 5 && h.log(done).contains("stdout F bye"))
