@@ -140,12 +140,12 @@ public struct APIHTTPResponder: HTTPResponder {
             guard let tokens = api.tokens else { throw APIError.pathNotFound(path) }
             return Self.json(tokens.jwks, contentType: "application/jwk-set+json")
         case "/openapi/v3", "/openapi/v3/":
-            return Self.json(OpenAPI.index(api.registry.all()))
+            return Self.json(OpenAPI.cachedIndex(api.registry.all()))
         default: break
         }
         if segs.count >= 3, segs[0] == "openapi", segs[1] == "v3" {
             let gv = segs.dropFirst(2).joined(separator: "/")
-            guard let doc = OpenAPI.document(for: gv, resources: api.registry.all()) else {
+            guard let doc = OpenAPI.cachedDocument(for: gv, resources: api.registry.all()) else {
                 throw APIError.pathNotFound(path)
             }
             return Self.json(doc)

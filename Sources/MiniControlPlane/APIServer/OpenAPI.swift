@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import Synchronization
 
 /// `/openapi/v3`: an index of group-versions and one document per group-version, with
 /// paths (whose PATCH operations advertise `fieldValidation`, so kubectl validates on the
@@ -7,12 +8,44 @@ import KubeAPI
 enum OpenAPI {
     static func path(_ gv: String) -> String { gv.contains("/") ? "apis/\(gv)" : "api/\(gv)" }
 
+    /// What was built for one set of served resources: the index hashes every group-version's
+    /// document, and kubectl asks for the index and a document on each `apply`, `explain` and
+    /// validating `create`; the resources change only when a CRD does.
+    private struct Built: Sendable {
+        var resources: [ResourceInfo] = []
+        var index: JSONValue?
+        var documents: [String: JSONValue] = [:]
+    }
+    private static let built = Mutex(Built())
+
+    /// The index for `all`, built once per set of resources.
+    static func cachedIndex(_ all: [ResourceInfo]) -> JSONValue {
+        if let hit = built.withLock({ $0.resources == all ? $0.index : nil }) { return hit }
+        let index = index(all)
+        built.withLock { b in
+            if b.resources != all { b = Built(resources: all) }
+            b.index = index
+        }
+        return index
+    }
+
+    /// The document of one group-version for `all`, built once per set of resources.
+    static func cachedDocument(for gvPath: String, resources all: [ResourceInfo]) -> JSONValue? {
+        if let hit = built.withLock({ $0.resources == all ? $0.documents[gvPath] : nil }) { return hit }
+        guard let doc = document(for: gvPath, resources: all) else { return nil }
+        built.withLock { b in
+            if b.resources != all { b = Built(resources: all) }
+            b.documents[gvPath] = doc
+        }
+        return doc
+    }
+
     static func index(_ all: [ResourceInfo]) -> JSONValue {
         var paths: [String: JSONValue] = [:]
         var gvs: [String] = []
         for r in all where !gvs.contains(r.groupVersion) { gvs.append(r.groupVersion) }
         for gv in gvs {
-            let doc = document(for: path(gv), resources: all) ?? .null
+            let doc = cachedDocument(for: path(gv), resources: all) ?? .null
             let hash = fnv(JSONWriter.bytes(doc))
             paths[path(gv)] = ["serverRelativeURL": .string("/openapi/v3/\(path(gv))?hash=\(hash)")]
         }
