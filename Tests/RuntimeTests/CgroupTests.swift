@@ -15,8 +15,19 @@ import Testing
         #expect(f["/cg/memory/kubepods/pod1/c1/memory.limit_in_bytes"] == String(64 << 20))
         #expect(f["/cg/pids/kubepods/pod1/c1/pids.max"] == "100")
         #expect(f["/cg/cpuset/kubepods/cpuset.cpus"] == "0-1" && f["/cg/cpuset/kubepods/pod1/c1/cpuset.mems"] == "0")
-        #expect(sys.calls.contains("write /cg/devices/kubepods/pod1/c1/devices.deny a"))
-        #expect(sys.calls.contains("write /cg/devices/kubepods/pod1/c1/devices.allow c 1:3 rwm"))
+        #expect(f["/cg/cpuset/kubepods/pod1/cpuset.cpus"] == "0-1" && f["/cg/cpuset/kubepods/pod1/c1/cpuset.cpus"] == "0-1")
+        // a level that has its own value keeps it, and its children inherit that one
+        try sys.writeFile("/cg/cpuset/kubepods/pod1/cpuset.cpus", "1")
+        try v1.create("kubepods/pod1/c2", resources: LinuxResources())
+        #expect(sys.files["/cg/cpuset/kubepods/pod1/c2/cpuset.cpus"] == "1" && sys.files["/cg/cpuset/kubepods/cpuset.cpus"] == "0-1")
+        // creating leaves devices alone (a v1 child cannot be allowed what its parent denies);
+        // allowDevices restricts a cgroup processes run in to the defaults and its own devices
+        #expect(!sys.calls.contains { $0.contains("/cg/devices/") && $0.hasPrefix("write") })
+        try v1.allowDevices("kubepods/pod1/c1", rules: ["c 10:229 rwm"])
+        let devices = sys.calls.filter { $0.hasPrefix("write /cg/devices/") }
+        #expect(devices.first == "write /cg/devices/kubepods/pod1/c1/devices.deny a")
+        #expect(devices.contains("write /cg/devices/kubepods/pod1/c1/devices.allow c 1:3 rwm"))
+        #expect(devices.last == "write /cg/devices/kubepods/pod1/c1/devices.allow c 10:229 rwm")
         // period before quota: the kernel checks quota against the current period
         let period = sys.calls.firstIndex { $0.hasSuffix("cpu.cfs_period_us 100000") }!
         let quota = sys.calls.firstIndex { $0.hasSuffix("cpu.cfs_quota_us 50000") }!

@@ -15,7 +15,10 @@ struct HostNamespaceTests {
             let st = try await h.runtime.podSandboxStatus(sb)
             #expect(st.netnsPath == nil)
             var c = h.container("c", "exec sleep 1000")
-            c.devices = [DeviceSpec(containerPath: "/dev/net/tun", hostPath: "/dev/net/tun")]
+            // tun is on the default allow list; fuse (10:229) is not: a device plugin's device
+            // must be allowed in the container's cgroup under a pod cgroup that does not deny it
+            c.devices = [DeviceSpec(containerPath: "/dev/net/tun", hostPath: "/dev/net/tun"),
+                         DeviceSpec(containerPath: "/dev/fuse", hostPath: "/dev/fuse")]
             let id = try await h.runtime.createContainer(sandboxID: sb, c)
             try await h.runtime.startContainer(id)
             let pid = try await h.runtime.containerStatus(id).pid
@@ -23,6 +26,9 @@ struct HostNamespaceTests {
             #expect(nsID(pid, "mnt") != nsID(getpid(), "mnt"))
             let r = try await h.runtime.execSync(id, cmd: ["sh", "-c", "ls /dev/net/tun && hostname"], timeout: 10)
             #expect(String(decoding: r.stdout, as: UTF8.self) == "/dev/net/tun\n" + ProcessInfo.processInfo.hostName + "\n")
+            // opened for reading and writing: the device cgroup lets it through (no EPERM)
+            let fuse = try await h.runtime.execSync(id, cmd: ["sh", "-c", "exec 3<>/dev/fuse && echo opened"], timeout: 10)
+            #expect(String(decoding: fuse.stdout, as: UTF8.self) == "opened\n", "\(String(decoding: fuse.stderr, as: UTF8.self))")
 
             var dev = h.container("d", "true")
             dev.devices = [DeviceSpec(containerPath: "/dev/x", hostPath: "/etc/hostname")]

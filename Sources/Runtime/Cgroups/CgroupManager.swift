@@ -88,8 +88,8 @@ package protocol CgroupManager: Sendable {
     func stats(_ path: String) -> CgroupStats?
     /// Removes the cgroup (must be empty); missing is fine.
     func destroy(_ path: String) throws
-    /// Allows extra devices ("c 10:200 rwm") on top of the default list. On v2 this is what
-    /// installs the default list too: call it for every cgroup processes run in.
+    /// Restricts the cgroup to the default device list plus `rules` ("c 10:200 rwm"); call it
+    /// for every cgroup processes run in (pod-level cgroups stay unrestricted).
     func allowDevices(_ path: String, rules: [String]) throws
 }
 

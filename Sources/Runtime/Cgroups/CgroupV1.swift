@@ -16,34 +16,32 @@ package struct CgroupV1: CgroupManager {
 
     func dir(_ controller: String, _ path: String) -> String { "\(root)/\(controller)/\(path)" }
 
+    /// Devices are left alone here, as the kubelet leaves them on pod cgroups: a v1 child can
+    /// never be allowed a device its parent denies, so a pod cgroup that denied all but the
+    /// default list would refuse a container a device plugin's device. `allowDevices` restricts
+    /// the cgroups processes run in.
     package func create(_ path: String, resources: LinuxResources) throws {
         for c in Self.controllers {
-            let existed = syscalls.exists(dir(c, path))
             try syscalls.mkdirAll(dir(c, path))
-            if c == "cpuset" { try inheritCpuset(path) }
-            if c == "devices" && !existed {
-                try syscalls.writeFile(dir(c, path) + "/devices.deny", "a")
-                for rule in Self.allowedDevices { try syscalls.writeFile(dir(c, path) + "/devices.allow", rule) }
+            if c == "cpuset" {
+                for knob in ["cpuset.cpus", "cpuset.mems"] { try inheritCpuset(knob, path) }
             }
         }
         try update(path, resources: resources)
     }
 
-    /// A new cpuset cgroup is empty: copy cpus and mems down from the nearest parent, level by level.
-    private func inheritCpuset(_ path: String) throws {
-        var parent = "\(root)/cpuset"
-        for part in path.split(separator: "/") {
-            let child = parent + "/" + part
-            for knob in ["cpuset.cpus", "cpuset.mems"] {
-                let current = syscalls.readFile(child + "/" + knob)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                if current.isEmpty, let p = syscalls.readFile(parent + "/" + knob)?
-                    .trimmingCharacters(in: .whitespacesAndNewlines), !p.isEmpty
-                {
-                    try syscalls.writeFile(child + "/" + knob, p)
-                }
-            }
-            parent = child
-        }
+    /// A new cpuset cgroup is empty: it gets the value of the nearest ancestor that has one,
+    /// each empty level on the way filled first (parents before children, as the kernel
+    /// requires). Returns the cgroup's value. Usually two reads: the new level and its parent.
+    @discardableResult
+    private func inheritCpuset(_ knob: String, _ path: String) throws -> String {
+        let file = "\(root)/cpuset" + (path.isEmpty ? "" : "/" + path) + "/" + knob
+        let current = syscalls.readFile(file)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard current.isEmpty, !path.isEmpty else { return current }
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        let value = try inheritCpuset(knob, parent)
+        if !value.isEmpty { try syscalls.writeFile(file, value) }
+        return value
     }
 
     package func update(_ path: String, resources r: LinuxResources) throws {
@@ -80,8 +78,10 @@ package struct CgroupV1: CgroupManager {
             memoryUsageBytes: mem, memoryWorkingSetBytes: mem > inactive ? mem - inactive : 0)
     }
 
+    /// Denies every device, then allows the default list and `rules` (containerd's order).
     package func allowDevices(_ path: String, rules: [String]) throws {
-        for rule in rules { try syscalls.writeFile(dir("devices", path) + "/devices.allow", rule) }
+        try syscalls.writeFile(dir("devices", path) + "/devices.deny", "a")
+        for rule in Self.allowedDevices + rules { try syscalls.writeFile(dir("devices", path) + "/devices.allow", rule) }
     }
 
     package func destroy(_ path: String) throws {
