@@ -16,9 +16,21 @@ package actor ImageStore: ImageService {
 
     private var indexPath: String { root + "/images.json" }
 
+    /// The index as last read, with the identity of the file it came from: `save` replaces the
+    /// file by rename (here or in another process, crictl's), so an unchanged inode, mtime and
+    /// size is an unchanged index, and a pod start costs a stat instead of a read and a decode.
+    private var loaded: (file: FileIdentity, images: [ImageInfo])?
+
     private func load() -> [ImageInfo] {
+        guard let file = FileIdentity(path: indexPath) else {
+            loaded = nil
+            return []
+        }
+        if let loaded, loaded.file == file { return loaded.images }
         guard let data = FileContents.data(atPath: indexPath) else { return [] }
-        return (try? JSONDecoder().decode([ImageInfo].self, from: data)) ?? []
+        let images = (try? JSONDecoder().decode([ImageInfo].self, from: data)) ?? []
+        loaded = (file, images)
+        return images
     }
 
     private func save(_ images: [ImageInfo]) throws {

@@ -242,16 +242,17 @@ package actor LinuxRuntime: ContainerRuntime {
         for l in image.layers { layers.append(await images.layerPath(l)) }
         let id = newID()
         // The rest reads and writes files and cgroups only: off the actor.
-        try await offActor { [self, layers] in
+        containerRecords[id] = try await offActor { [self, layers] in
             try self.makeContainer(id: id, sandbox: sb, c, image: image, layers: layers, capabilities: caps)
         }
         return id
     }
 
     /// createContainer's blocking part: the container's directory, seccomp program, cgroup and
-    /// record, from the sandbox and the image; removes what it made when it fails.
+    /// record, from the sandbox and the image; removes what it made when it fails. Returns the
+    /// record it wrote.
     private nonisolated func makeContainer(id: String, sandbox sb: SandboxRecord, _ c: ContainerConfig, image: ImageInfo,
-                                           layers: [String], capabilities caps: [Int]) throws {
+                                           layers: [String], capabilities caps: [Int]) throws -> ContainerRecord {
         let sandboxID = sb.id
         let sec = c.security
         // Process: entrypoint/cmd as the kubelet combines them.
@@ -324,6 +325,7 @@ package actor LinuxRuntime: ContainerRuntime {
                                          imageRef: image.repoTags.first ?? image.id, layers: layers, createdAt: Date(),
                                          cgroup: cg, logPath: logPath, process: spec)
             try writeFileAtomically(dir + "/container.json", try JSONEncoder().encode(record))
+            return record
         } catch {
             try? cgroups.destroy(cg)
             try? FileManager.default.removeItem(atPath: dir)

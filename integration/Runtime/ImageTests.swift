@@ -120,8 +120,15 @@ struct ImageTests {
             try await h.runtime.startContainer(id)
             let s = try await h.waitExited(id)
             #expect(h.log(s).contains("stdout F pulled-ok yes") && s.exitCode == 0, "\(h.log(s))")
+            // another store on the same root (crictl's, in its own process) sees the import, and
+            // the removal, though the agent's store kept the index it had read
+            let other = try ImageStore(root: await h.runtime.images.root)
+            #expect(try await other.imageStatus("localhost/layout/busybox:v1")?.id == info.id)
             try await h.runtime.images.removeImage("localhost/layout/busybox:v1")
             #expect(try await h.runtime.images.imageStatus("localhost/layout/busybox:v1") == nil)
+            #expect(try await other.imageStatus("localhost/layout/busybox:v1") == nil)
+            _ = try await other.importOCILayout(h.root + "/layout")
+            #expect(try await h.runtime.images.imageStatus("localhost/layout/busybox:v1")?.id == info.id)
         }
     }
 
