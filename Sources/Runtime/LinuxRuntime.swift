@@ -88,7 +88,7 @@ package actor LinuxRuntime: ContainerRuntime {
         // finds and can remove whatever a crash half made. It never changes: pause's pid is in
         // its shim's state file, and the netns bind mount is at the path the record names.
         let ns = c.hostNetwork ? nil : config.root + "/netns/" + id
-        var record = SandboxRecord(id: id, config: c, createdAt: Date(), pid: 0, netnsPath: ns, podCgroup: podCgroup,
+        let record = SandboxRecord(id: id, config: c, createdAt: Date(), pid: 0, netnsPath: ns, podCgroup: podCgroup,
                                    sandboxCgroup: podCgroup + "/" + id, createdPodCgroup: createdPod)
         let sys = self.sys, cgroups = self.cgroups
         do {
@@ -138,13 +138,9 @@ package actor LinuxRuntime: ContainerRuntime {
             for cap in Capabilities.names.indices { shim.add("cap", String(cap)) }
             shim.add("arg", config.pausePath)
             let pid = try await startShim(shim, dir: dir + "/pause", what: "pod sandbox \(c.namespace)/\(c.name)")
-            record.pid = pid
             if let ns {
                 try await offActor {
-                    // the mount point of the netns bind mount: an empty file, made where it will stay
-                    let fd = open(ns, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-                    guard fd >= 0 else { throw RuntimeError.sys("create netns mount point", ns) }
-                    close(fd)
+                    try sys.writeFile(ns, "")  // the mount point of the netns bind mount, made where it will stay
                     try sys.mount(source: "/proc/\(pid)/ns/net", target: ns, fstype: nil, flags: UInt(MS_BIND), data: nil)
                 }
             }
@@ -205,7 +201,7 @@ package actor LinuxRuntime: ContainerRuntime {
         let r = try loadSandbox(id)
         let s = shimState(sandboxDir(id) + "/pause/state")
         return PodSandboxStatus(id: id, config: r.config, state: s?.running == true ? .ready : .notReady,
-                                createdAt: r.createdAt, pid: r.pid > 0 ? r.pid : (s?.pid ?? 0), netnsPath: r.netnsPath)
+                                createdAt: r.createdAt, pid: s?.pid ?? r.pid, netnsPath: r.netnsPath)
     }
 
     package func listPodSandbox() async throws -> [PodSandboxStatus] {

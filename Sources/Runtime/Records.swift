@@ -5,6 +5,8 @@ struct SandboxRecord: Codable {
     var id: String
     var config: PodSandboxConfig
     var createdAt: Date
+    /// 0: the record is written before pause starts, and pause's pid is in its shim's state.
+    /// Records of older versions carry it.
     var pid: Int32
     var netnsPath: String?
     /// Full relative cgroup paths.
