@@ -3,6 +3,7 @@ import Hummingbird
 import KubeAPI
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Watch streams: newline-delimited `{"type","object"}` events with resourceVersion semantics,
 /// bookmarks, `sendInitialEvents`, selectors (objects leaving a selector are sent as DELETED),
@@ -85,24 +86,30 @@ enum Watch {
                 return
             }
             var sentColumns = false
-            func encode(_ type: String, _ obj: JSONValue) -> ByteBuffer {
+            func encode(_ type: String, _ obj: JSONValue, into out: inout [UInt8]) {
                 var o = obj
                 if table, type != "BOOKMARK", type != "ERROR" {
                     o = Watch.table(r, [obj], resourceVersion: obj.value(at: ["metadata", "resourceVersion"])?.stringValue ?? "",
                                     includeObject: includeObject, columns: !sentColumns)
                     sentColumns = true
                 }
-                var line = JSONWriter.bytes(["type": .string(type), "object": o])
-                line.append(0x0a)
-                return ByteBuffer(bytes: line)
+                JSONWriter.write(["type": .string(type), "object": o], into: &out)
+                out.append(0x0a)
             }
-            for o in initialFinal { try await writer.write(encode("ADDED", o)) }
+            for o in initialFinal {
+                var line: [UInt8] = []
+                encode("ADDED", o, into: &line)
+                try await writer.write(ByteBuffer(bytes: line))
+            }
             var lastRev = startFinal
             if explicitInitial {
-                try await writer.write(encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
-                    "metadata": ["resourceVersion": .string(String(startFinal)), "annotations": ["k8s.io/initial-events-end": "true"]]]))
+                var line: [UInt8] = []
+                encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
+                    "metadata": ["resourceVersion": .string(String(startFinal)), "annotations": ["k8s.io/initial-events-end": "true"]]],
+                    into: &line)
+                try await writer.write(ByteBuffer(bytes: line))
             }
-            let (items, cont) = AsyncStream<Item>.makeStream(bufferingPolicy: .unbounded)
+            let cont = WatchQueue()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     guard let storeStream else { return }
@@ -156,29 +163,95 @@ enum Watch {
                     group.cancelAll()
                     cont.finish()
                 }
-                for await item in items {
-                    switch item {
-                    case .event(let type, let obj):
-                        if let rv = obj.value(at: ["metadata", "resourceVersion"])?.stringValue, let v = Int64(rv) { lastRev = max(lastRev, v) }
-                        try await writer.write(encode(type, obj))
-                    case .raw(let type, let bytes, let rev):
-                        lastRev = max(lastRev, rev)
-                        var line = Array("{\"object\":".utf8)
-                        line.reserveCapacity(bytes.count + 40)
-                        line.append(contentsOf: bytes)
-                        line.append(contentsOf: Array(",\"type\":\"\(type)\"}\n".utf8))
-                        try await writer.write(ByteBuffer(bytes: line))
-                    case .bookmark:
-                        let rev = max(lastRev, await store.currentRevision())
-                        try await writer.write(encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
-                                                                   "metadata": ["resourceVersion": .string(String(rev))]]))
-                    case .end:
-                        return
+                // Everything queued while the last batch was being written goes out as one chunk:
+                // one write and one syscall for a commit's worth of events instead of one per event.
+                while true {
+                    let batch = await cont.next()
+                    var out: [UInt8] = []
+                    var ended = false
+                    batchLoop: for item in batch {
+                        switch item {
+                        case .event(let type, let obj):
+                            if let rv = obj.value(at: ["metadata", "resourceVersion"])?.stringValue, let v = Int64(rv) {
+                                lastRev = max(lastRev, v)
+                            }
+                            encode(type, obj, into: &out)
+                        case .raw(let type, let bytes, let rev):
+                            lastRev = max(lastRev, rev)
+                            out.reserveCapacity(out.count + bytes.count + 40)
+                            out.append(contentsOf: "{\"object\":".utf8)
+                            out.append(contentsOf: bytes)
+                            out.append(contentsOf: ",\"type\":\"\(type)\"}\n".utf8)
+                        case .bookmark:
+                            let rev = max(lastRev, await store.currentRevision())
+                            encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
+                                                "metadata": ["resourceVersion": .string(String(rev))]], into: &out)
+                        case .end:
+                            ended = true
+                            break batchLoop
+                        }
                     }
+                    if !out.isEmpty { try await writer.write(ByteBuffer(bytes: out)) }
+                    if ended { return }
                 }
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache, private"], body: body)
+    }
+}
+
+/// The items of one watch stream, handed to its writer in batches. Producers (the store's
+/// events, the bookmark and timeout timers) push; the writer takes everything queued so far.
+/// Cancelling the waiting writer, or `finish`, ends the stream with `.end`.
+final class WatchQueue: Sendable {
+    private struct State {
+        var items: [Watch.Item] = []
+        var waiter: CheckedContinuation<[Watch.Item], Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    func yield(_ item: Watch.Item) {
+        let waiter: CheckedContinuation<[Watch.Item], Never>? = state.withLock { s in
+            if s.finished { return nil }
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.items.append(item)
+            return nil
+        }
+        waiter?.resume(returning: [item])
+    }
+
+    func finish() {
+        let waiter = state.withLock { s -> CheckedContinuation<[Watch.Item], Never>? in
+            s.finished = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: [.end])
+    }
+
+    /// Everything queued, waiting for at least one item; `[.end]` once finished and drained.
+    func next() async -> [Watch.Item] {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<[Watch.Item], Never>) in
+                let ready: [Watch.Item]? = state.withLock { s in
+                    if !s.items.isEmpty {
+                        defer { s.items = [] }
+                        return s.items
+                    }
+                    if s.finished { return [.end] }
+                    s.waiter = c
+                    return nil
+                }
+                if let ready { c.resume(returning: ready) }
+            }
+        } onCancel: {
+            finish()
+        }
     }
 }
