@@ -96,11 +96,17 @@ enum Watch {
                 JSONWriter.write(["type": .string(type), "object": o], into: &out)
                 out.append(0x0a)
             }
+            // Events go out in chunks of up to `chunkBytes`: one write per chunk, not per event.
+            let chunkBytes = 256 * 1024
+            var initialOut: [UInt8] = []
             for o in initialFinal {
-                var line: [UInt8] = []
-                encode("ADDED", o, into: &line)
-                try await writer.write(ByteBuffer(bytes: line))
+                encode("ADDED", o, into: &initialOut)
+                if initialOut.count >= chunkBytes {
+                    try await writer.write(ByteBuffer(bytes: initialOut))
+                    initialOut.removeAll(keepingCapacity: true)
+                }
             }
+            if !initialOut.isEmpty { try await writer.write(ByteBuffer(bytes: initialOut)) }
             var lastRev = startFinal
             if explicitInitial {
                 var line: [UInt8] = []
@@ -163,8 +169,8 @@ enum Watch {
                     group.cancelAll()
                     cont.finish()
                 }
-                // Everything queued while the last batch was being written goes out as one chunk:
-                // one write and one syscall for a commit's worth of events instead of one per event.
+                // Everything queued while the last batch was being written goes out together:
+                // one write for a commit's worth of events instead of one per event.
                 while true {
                     let batch = await cont.next()
                     var out: [UInt8] = []
@@ -178,7 +184,6 @@ enum Watch {
                             encode(type, obj, into: &out)
                         case .raw(let type, let bytes, let rev):
                             lastRev = max(lastRev, rev)
-                            out.reserveCapacity(out.count + bytes.count + 40)
                             out.append(contentsOf: "{\"object\":".utf8)
                             out.append(contentsOf: bytes)
                             out.append(contentsOf: ",\"type\":\"\(type)\"}\n".utf8)
@@ -189,6 +194,10 @@ enum Watch {
                         case .end:
                             ended = true
                             break batchLoop
+                        }
+                        if out.count >= chunkBytes {
+                            try await writer.write(ByteBuffer(bytes: out))
+                            out.removeAll(keepingCapacity: true)
                         }
                     }
                     if !out.isEmpty { try await writer.write(ByteBuffer(bytes: out)) }
