@@ -55,4 +55,41 @@ struct WatchStreamTests {
         #expect(Set(listed.map(\.0)) == Set((0..<Self.count).map { "cm-\($0)" }))
         withExtendedLifetime(h) {}  // the server runs until here
     }
+
+    @Test func aSelectorWatchSeesObjectsEnterChangeAndLeaveTheSelection() async throws {
+        let h = try ServerHarness(name: "watch-selector")
+        let client = APIClient(baseURL: h.baseURL)
+        let base = "/api/v1/namespaces/default/configmaps"
+        let start = try await client.request(.GET, base + "?limit=1")
+        let rv = start.value(at: "metadata.resourceVersion")?.stringValue ?? "0"
+        let stream = try await client.watch(ConfigMap.self, namespace: "default", resourceVersion: rv, labelSelector: "app=a",
+                                            timeoutSeconds: 60)
+        func patch(_ name: String, _ body: JSONValue) async throws -> JSONValue {
+            try await client.request(.PATCH, base + "/" + name, body: body, contentType: "application/merge-patch+json")
+        }
+        var expected: [(String, String, String?)] = []  // type, resourceVersion, data.v
+        func rvOf(_ o: JSONValue) -> String { o.value(at: "metadata.resourceVersion")?.stringValue ?? "" }
+        let made = try await client.request(.POST, base, body: ["apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": ["name": "x", "labels": ["app": "a"]], "data": ["v": "1"]])
+        expected.append(("ADDED", rvOf(made), "1"))
+        let changed = try await patch("x", ["data": ["v": "2"]])
+        expected.append(("MODIFIED", rvOf(changed), "2"))
+        let left = try await patch("x", ["metadata": ["labels": ["app": "b"]], "data": ["v": "3"]])
+        // leaving the selection: the last state the watcher saw, at the revision of the change
+        expected.append(("DELETED", rvOf(left), "2"))
+        _ = try await client.request(.POST, base, body: ["apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": ["name": "other", "labels": ["app": "b"]]])  // never selected: no event
+        let back = try await patch("x", ["metadata": ["labels": ["app": "a"]]])
+        expected.append(("ADDED", rvOf(back), "3"))
+        _ = try await client.request(.DELETE, base + "/x")
+        var seen: [(String, String, String?)] = []
+        for try await ev in stream where ev.type != "BOOKMARK" {
+            seen.append((ev.type, rvOf(ev.object), ev.object.value(at: "data.v")?.stringValue))
+            #expect(ev.object.value(at: "metadata.name")?.stringValue == "x")
+            if seen.count == expected.count + 1 { break }
+        }
+        #expect(seen.dropLast().map { "\($0.0) \($0.1) \($0.2 ?? "-")" } == expected.map { "\($0.0) \($0.1) \($0.2 ?? "-")" })
+        #expect(seen.last?.0 == "DELETED")
+        withExtendedLifetime(h) {}
+    }
 }

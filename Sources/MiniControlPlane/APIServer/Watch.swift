@@ -127,8 +127,10 @@ enum Watch {
                         }
                         guard let obj = try? JSONParser.parse(ev.kv.value) else { continue }
                         let nowMatch = APIServer.matches(r, obj, ls, fs)
+                        // The object as stored is sent as stored: parsed only to be matched.
+                        func current(_ type: String) -> Item { table ? .event(type, obj) : .raw(type, ev.kv.value, ev.revision) }
                         switch ev.type {
-                        case .added: if nowMatch { cont.yield(.event("ADDED", obj)) }
+                        case .added: if nowMatch { cont.yield(current("ADDED")) }
                         case .deleted:
                             if nowMatch {
                                 cont.yield(.event("DELETED", APIServer.versioned(obj, ev.revision)))
@@ -136,10 +138,12 @@ enum Watch {
                         case .modified:
                             let prev = ev.prevValue.flatMap { try? JSONParser.parse($0) }
                             let wasMatch = prev.map { APIServer.matches(r, $0, ls, fs) } ?? true
-                            if nowMatch && wasMatch { cont.yield(.event("MODIFIED", obj)) } else if nowMatch {
-                                cont.yield(.event("ADDED", obj))
-                            } else if wasMatch, prev != nil {
-                                cont.yield(.event("DELETED", APIServer.versioned(obj, ev.revision)))
+                            if nowMatch && wasMatch { cont.yield(current("MODIFIED")) } else if nowMatch {
+                                cont.yield(current("ADDED"))
+                            } else if wasMatch, let prev {
+                                // as kube-apiserver's cacher: the last state the watcher was
+                                // shown, at the revision of the change that took it away
+                                cont.yield(.event("DELETED", APIServer.versioned(prev, ev.revision)))
                             }
                         }
                     }
