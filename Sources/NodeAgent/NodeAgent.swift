@@ -59,6 +59,8 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
         let config = self.config
         let fm = FileManager.default
         for d in [config.rootDir, config.podsDir, config.podLogsDir] { try fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        // each pod's directory and log directory is a tree of its own (see markTopDirectory)
+        for d in [config.podsDir, config.podLogsDir] { LinuxSyscalls().markTopDirectory(d) }
         var rc = RuntimeConfig(root: config.runtimeRoot)
         rc.cgroupRoot = config.cgroupRoot
         let runtime = try LinuxRuntime(config: rc)

@@ -21,6 +21,8 @@ package actor LinuxRuntime: ContainerRuntime {
         self.config = config
         self.cgroups = config.cgroupManager()
         for d in ["sandboxes", "containers", "netns"] { try config.syscalls.mkdirAll(config.root + "/" + d) }
+        // a sandbox's or container's directory is a tree of its own (see markTopDirectory)
+        for d in ["sandboxes", "containers"] { config.syscalls.markTopDirectory(config.root + "/" + d) }
         self.images = try ImageStore(root: config.root + "/images")
     }
 
