@@ -109,6 +109,20 @@ package struct LinuxSyscalls: Syscalls {
         return ioctl(fd, Self.fsIocSetflags, &flags) == 0
     }
 
+    /// Whether the directory `dir` carries FS_TOPDIR_FL; nil where it has no inode flags.
+    package func isTopDirectory(_ dir: String) -> Bool? {
+        inodeFlags(dir).map { $0 & Self.fsTopdirFl != 0 }
+    }
+
+    /// A directory's inode flags (FS_IOC_GETFLAGS); nil where the filesystem has none.
+    package func inodeFlags(_ dir: String) -> Int32? {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var flags: Int32 = 0
+        return ioctl(fd, Self.fsIocGetflags, &flags) == 0 ? flags : nil
+    }
+
     package func attachDeviceFilter(_ cgroupDir: String, program: [BPFInstruction]) throws {
         let bytes = program.flatMap(\.bytes)
         var err = [CChar](repeating: 0, count: 4096)

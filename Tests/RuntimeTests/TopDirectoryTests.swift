@@ -23,27 +23,21 @@ import Testing
         return best.type.hasPrefix("ext")
     }
 
-    static func flags(_ path: String) -> Int32? {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var f: Int32 = 0
-        return ioctl(fd, 0x8008_6601, &f) == 0 ? f : nil
-    }
-
     @Test(.enabled(if: getuid() == 0 && onExt, "needs root and an ext2/3/4 temporary directory"))
     func setsTheFlagOnceAndKeepsTheOthers() throws {
         let dir = Self.base + "/pods"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: Self.base) }
-        let before = try #require(Self.flags(dir))
-        #expect(before & 0x2_0000 == 0)
-        #expect(LinuxSyscalls().markTopDirectory(dir))
-        #expect(Self.flags(dir) == before | 0x2_0000, "only FS_TOPDIR_FL was added")
-        #expect(LinuxSyscalls().markTopDirectory(dir), "already marked")
+        let sys = LinuxSyscalls()
+        let before = try #require(sys.inodeFlags(dir))
+        #expect(sys.isTopDirectory(dir) == false)
+        #expect(sys.markTopDirectory(dir))
+        #expect(sys.isTopDirectory(dir) == true)
+        #expect(sys.inodeFlags(dir) == before | 0x2_0000, "only FS_TOPDIR_FL (0x20000) was added")
+        #expect(sys.markTopDirectory(dir), "already marked")
         // children are placed as top-level directories but do not inherit the flag
         try FileManager.default.createDirectory(atPath: dir + "/pod-a", withIntermediateDirectories: false)
-        #expect((Self.flags(dir + "/pod-a") ?? -1) & 0x2_0000 == 0)
+        #expect(sys.isTopDirectory(dir + "/pod-a") == false)
     }
 
     @Test func leavesWhatItCannotMarkAlone() throws {

@@ -1,20 +1,12 @@
 import Foundation
 import Glibc
+import Runtime
 import Testing
 import TestSupport
 
 /// Scenarios with the real `swiftlet server`, `swiftlet agent` and kubectl, in a test netns host.
 @Suite(.serialized, .enabled(if: AgentLab.available, "needs root, kubectl (scripts/setup.sh), busybox and the built swiftlet"))
 struct NodeAgentScenarioTests {
-    /// FS_IOC_GETFLAGS of a directory; nil where the filesystem has no inode flags.
-    static func inodeFlags(_ path: String) -> Int32? {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var f: Int32 = 0
-        return ioctl(fd, 0x8008_6601, &f) == 0 ? f : nil
-    }
-
     static let image = AgentLab.image
 
     @Test func nodeRegistersWithCapacityLabelsConditionsAndLease() async throws {
@@ -43,10 +35,10 @@ struct NodeAgentScenarioTests {
         try await AgentLab.with { lab in
             try await lab.startAgent()
             // per-pod directories are placed as top-level trees where the filesystem can
-            for d in [lab.root + "/pods", lab.logs, lab.root + "/runtime/sandboxes", lab.root + "/runtime/containers"] {
-                if let f = Self.inodeFlags(lab.dir) {
-                    #expect(Self.inodeFlags(d).map { $0 & 0x2_0000 != 0 } == true, "\(d) lacks FS_TOPDIR_FL (lab dir flags \(f))")
-                }
+            let sys = LinuxSyscalls()
+            for d in [lab.root + "/pods", lab.logs, lab.root + "/runtime/sandboxes", lab.root + "/runtime/containers"]
+            where sys.inodeFlags(lab.dir) != nil {
+                #expect(sys.isTopDirectory(d) == true, "\(d) lacks FS_TOPDIR_FL")
             }
             try lab.apply("""
                 apiVersion: v1
