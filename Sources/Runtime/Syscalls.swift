@@ -99,14 +99,13 @@ package struct LinuxSyscalls: Syscalls {
     /// the last minute (more while its inode-table block is dirty): after a hundred pods were
     /// removed, every new pod in the same group paid for all of their files.
     @discardableResult package func markTopDirectory(_ dir: String) -> Bool {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var flags: Int32 = 0
-        guard ioctl(fd, Self.fsIocGetflags, &flags) == 0 else { return false }
-        if flags & Self.fsTopdirFl != 0 { return true }
-        flags |= Self.fsTopdirFl
-        return ioctl(fd, Self.fsIocSetflags, &flags) == 0
+        withDirectory(dir) { fd in
+            var flags: Int32 = 0
+            guard ioctl(fd, Self.fsIocGetflags, &flags) == 0 else { return false }
+            if flags & Self.fsTopdirFl != 0 { return true }
+            flags |= Self.fsTopdirFl
+            return ioctl(fd, Self.fsIocSetflags, &flags) == 0
+        } ?? false
     }
 
     /// Whether the directory `dir` carries FS_TOPDIR_FL; nil where it has no inode flags.
@@ -116,11 +115,18 @@ package struct LinuxSyscalls: Syscalls {
 
     /// A directory's inode flags (FS_IOC_GETFLAGS); nil where the filesystem has none.
     package func inodeFlags(_ dir: String) -> Int32? {
+        withDirectory(dir) { fd in
+            var flags: Int32 = 0
+            return ioctl(fd, Self.fsIocGetflags, &flags) == 0 ? flags : nil
+        } ?? nil
+    }
+
+    /// `body` with `dir` open as a directory; nil when it cannot be opened as one.
+    private func withDirectory<T>(_ dir: String, _ body: (Int32) -> T) -> T? {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var flags: Int32 = 0
-        return ioctl(fd, Self.fsIocGetflags, &flags) == 0 ? flags : nil
+        return body(fd)
     }
 
     package func attachDeviceFilter(_ cgroupDir: String, program: [BPFInstruction]) throws {

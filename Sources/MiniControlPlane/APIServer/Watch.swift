@@ -98,23 +98,24 @@ enum Watch {
             }
             // Events go out in chunks of up to `chunkBytes`: one write per chunk, not per event.
             let chunkBytes = 256 * 1024
-            var initialOut: [UInt8] = []
-            for o in initialFinal {
-                encode("ADDED", o, into: &initialOut)
-                if initialOut.count >= chunkBytes {
-                    try await writer.write(ByteBuffer(bytes: initialOut))
-                    initialOut.removeAll(keepingCapacity: true)
-                }
+            /// Writes `out` and empties it once it holds `atLeast` bytes (by default, any).
+            func flush(_ out: inout [UInt8], atLeast: Int = 1) async throws {
+                guard !out.isEmpty, out.count >= atLeast else { return }
+                try await writer.write(ByteBuffer(bytes: out))
+                out.removeAll(keepingCapacity: true)
             }
-            if !initialOut.isEmpty { try await writer.write(ByteBuffer(bytes: initialOut)) }
+            var out: [UInt8] = []
+            for o in initialFinal {
+                encode("ADDED", o, into: &out)
+                try await flush(&out, atLeast: chunkBytes)
+            }
             var lastRev = startFinal
             if explicitInitial {
-                var line: [UInt8] = []
                 encode("BOOKMARK", ["kind": .string(kind), "apiVersion": .string(gv),
                     "metadata": ["resourceVersion": .string(String(startFinal)), "annotations": ["k8s.io/initial-events-end": "true"]]],
-                    into: &line)
-                try await writer.write(ByteBuffer(bytes: line))
+                    into: &out)
             }
+            try await flush(&out)
             let cont = WatchQueue()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -177,7 +178,6 @@ enum Watch {
                 // one write for a commit's worth of events instead of one per event.
                 while true {
                     let batch = await cont.next()
-                    var out: [UInt8] = []
                     var ended = false
                     batchLoop: for item in batch {
                         switch item {
@@ -199,12 +199,9 @@ enum Watch {
                             ended = true
                             break batchLoop
                         }
-                        if out.count >= chunkBytes {
-                            try await writer.write(ByteBuffer(bytes: out))
-                            out.removeAll(keepingCapacity: true)
-                        }
+                        try await flush(&out, atLeast: chunkBytes)
                     }
-                    if !out.isEmpty { try await writer.write(ByteBuffer(bytes: out)) }
+                    try await flush(&out)
                     if ended { return }
                 }
             }
