@@ -81,12 +81,6 @@ else
   say "VM kernel installed: $(cat "$TOOLS/vm/kernel/version")"
 fi
 
-# The Python kubernetes client, for tests that use a second client.
-if ! python3 -c 'import kubernetes' 2>/dev/null; then
-  say "installing the Python kubernetes client"
-  python3 -m pip install --quiet kubernetes
-fi
-
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 command -v swift >/dev/null || { echo "setup: no Swift toolchain on PATH (expected /opt/swift)" >&2; exit 1; }
 say "done"
