@@ -99,7 +99,9 @@ package final class NodeAgent: ServiceLifecycle.Service, Sendable {
         guard let node else { throw AgentError("node \(config.nodeName) could not register with \(config.serverURL)") }
         logger.info("node \(config.nodeName) registered (InternalIP \(nodeIP))")
 
-        let informer = Informer<Pod>(client: client, fieldSelector: "spec.nodeName=\(config.nodeName)")
+        // managedFields are never read here (status goes out as merge patches): dropped before
+        // decoding, as the control plane's informers do; they are about a third of a bound pod's bytes.
+        let informer = Informer<Pod>(client: client, fieldSelector: "spec.nodeName=\(config.nodeName)", stripManagedFields: true)
         let staticPods = config.podManifestPath.map { StaticPods(dir: $0, nodeName: config.nodeName, api: APIPodAPI(client: client), client: client) }
         await informer.addHandler { e in
             switch e {
