@@ -92,6 +92,8 @@ struct AgentBenchmark {
             let file = NSTemporaryDirectory() + "agent-bench-\(getpid()).yaml"
             try Self.pods(n, prefix: "bench").write(toFile: file, atomically: true, encoding: .utf8)
             defer { unlink(file) }
+            let agentPid = try #require(lab.agent?.pid), serverPid = try #require(lab.server?.pid)
+            let agentCPU0 = Self.cpuTicks(agentPid), serverCPU0 = Self.cpuTicks(serverPid)
             let t0 = Date()
             let apply = try lab.kubectlBackground("apply", "-f", file)
             let deadline = Date().addingTimeInterval(300)
@@ -99,6 +101,11 @@ struct AgentBenchmark {
                 w.poll()
                 try await Task.sleep(for: .milliseconds(20))
             }
+            // What the agent and the server spent from apply to the last pod Ready, per pod
+            // (the shims and the pods themselves are other processes, not counted).
+            let msPerTick = 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+            let agentMs = Double(Self.cpuTicks(agentPid) - agentCPU0) * msPerTick / Double(n)
+            let serverMs = Double(Self.cpuTicks(serverPid) - serverCPU0) * msPerTick / Double(n)
             apply.process.waitUntilExit()
             try #require(apply.process.terminationStatus == 0, "kubectl apply: \(apply.output.string)")
             let total = Date().timeIntervalSince(t0)
@@ -116,6 +123,7 @@ struct AgentBenchmark {
                 swiftlet agent, \(n) pods applied at once on one node (kubectl apply → Ready as seen by kubectl get -w):
                   all Ready after \(String(format: "%.1f", total)) s
                   creation-to-Ready ms: p50 \(Int(Self.percentile(lat, 0.5)))  p90 \(Int(Self.percentile(lat, 0.9)))  p99 \(Int(Self.percentile(lat, 0.99)))  max \(Int(lat.max() ?? 0))
+                  CPU per pod until all Ready: agent \(String(format: "%.1f", agentMs)) ms, swiftlet server (API and controllers) \(String(format: "%.1f", serverMs)) ms
                 """)
             try lab.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=300s", timeout: 320).check()
 
