@@ -11,6 +11,9 @@ package protocol Syscalls: Sendable {
     func rmdir(_ path: String) throws
     /// Writes `data` to `path` (created if needed, truncated): cgroupfs knobs and plain files.
     func writeFile(_ path: String, _ data: String) throws
+    /// Writes each of `items` with a write(2) of its own through one open of the existing file
+    /// `path`: v1 cgroup knobs such as `devices.allow` take one rule per write.
+    func writeEach(_ path: String, _ items: [String]) throws
     /// Reads `path` as text; nil if it does not exist.
     func readFile(_ path: String) -> String?
     /// Whether `path` exists.
@@ -64,6 +67,17 @@ package struct LinuxSyscalls: Syscalls {
         let bytes = Array(data.utf8)
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         if n < 0 { throw RuntimeError.sys("write \"\(data)\" to", path) }
+    }
+
+    package func writeEach(_ path: String, _ items: [String]) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw RuntimeError.sys("open", path) }
+        defer { close(fd) }
+        for item in items {
+            var bytes = item
+            let n = bytes.withUTF8 { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { throw RuntimeError.sys("write \"\(item)\" to", path) }
+        }
     }
 
     package func readFile(_ path: String) -> String? {
@@ -171,6 +185,9 @@ package final class RecordingSyscalls: Syscalls, @unchecked Sendable {
     package func writeFile(_ path: String, _ data: String) throws {
         record("write \(path) \(data)")
         lock.withLock { _files[path] = data }
+    }
+    package func writeEach(_ path: String, _ items: [String]) throws {
+        for item in items { try writeFile(path, item) }
     }
     package func readFile(_ path: String) -> String? { lock.withLock { _files[path] } }
     package func exists(_ path: String) -> Bool { lock.withLock { _files[path] != nil || _dirs.contains(path) } }

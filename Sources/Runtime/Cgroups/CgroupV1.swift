@@ -81,7 +81,7 @@ package struct CgroupV1: CgroupManager {
     /// Denies every device, then allows the default list and `rules` (containerd's order).
     package func allowDevices(_ path: String, rules: [String]) throws {
         try syscalls.writeFile(dir("devices", path) + "/devices.deny", "a")
-        for rule in Self.allowedDevices + rules { try syscalls.writeFile(dir("devices", path) + "/devices.allow", rule) }
+        try syscalls.writeEach(dir("devices", path) + "/devices.allow", Self.allowedDevices + rules)
     }
 
     package func destroy(_ path: String) throws {
