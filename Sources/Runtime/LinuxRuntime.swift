@@ -12,6 +12,10 @@ package actor LinuxRuntime: ContainerRuntime {
     /// and listing N containers would otherwise decode N JSON files on every call.
     private var sandboxRecords: [String: SandboxRecord] = [:]
     private var containerRecords: [String: ContainerRecord] = [:]
+    /// The owner of each cached record (sandbox → pod UID, container → sandbox): listing one
+    /// pod's sandboxes or one sandbox's containers compares these, not copies of every record.
+    private var podOfSandbox: [String: String] = [:]
+    private var sandboxOfContainer: [String: String] = [:]
     /// Parsed shim state files by path, with the identity of the file they were read from: a
     /// shim replaces its state file by rename, so an unchanged inode, mtime and size means an
     /// unchanged state, and a relist of N containers costs N stats instead of N reads.
@@ -37,6 +41,7 @@ package actor LinuxRuntime: ContainerRuntime {
             let r = try? JSONDecoder().decode(SandboxRecord.self, from: d)
         else { throw RuntimeError(.notFound, "pod sandbox \(id) not found") }
         sandboxRecords[id] = r
+        podOfSandbox[id] = r.config.uid
         return r
     }
 
@@ -46,6 +51,7 @@ package actor LinuxRuntime: ContainerRuntime {
             let r = try? JSONDecoder().decode(ContainerRecord.self, from: d)
         else { throw RuntimeError(.notFound, "container \(id) not found") }
         containerRecords[id] = r
+        sandboxOfContainer[id] = r.sandboxID
         return r
     }
 
@@ -53,7 +59,7 @@ package actor LinuxRuntime: ContainerRuntime {
         let sandboxes = kind == "sandboxes"
         return ((try? FileManager.default.contentsOfDirectory(atPath: config.root + "/" + kind)) ?? []).filter {
             // a cached record was read whole from its directory; others must have one on disk
-            (sandboxes ? sandboxRecords[$0] != nil : containerRecords[$0] != nil)
+            (sandboxes ? podOfSandbox[$0] != nil : sandboxOfContainer[$0] != nil)
                 || FileManager.default.fileExists(atPath: config.root + "/\(kind)/\($0)/" + (sandboxes ? "sandbox.json" : "container.json"))
         }.sorted()
     }
@@ -147,6 +153,7 @@ package actor LinuxRuntime: ContainerRuntime {
                 }
             }
             sandboxRecords[id] = record
+            podOfSandbox[id] = record.config.uid
             return id
         } catch {
             await cleanupSandbox(record)
@@ -169,6 +176,7 @@ package actor LinuxRuntime: ContainerRuntime {
             if !others.contains(where: { $0.podCgroup == r.podCgroup }) { try? cgroups.destroy(r.podCgroup) }
         }
         sandboxRecords[r.id] = nil
+        podOfSandbox[r.id] = nil
         shimStates[sandboxDir(r.id) + "/pause/state"] = nil
         try? FileManager.default.removeItem(atPath: sandboxDir(r.id))
     }
@@ -215,7 +223,7 @@ package actor LinuxRuntime: ContainerRuntime {
     package func listPodSandbox(podUID: String) async throws -> [PodSandboxStatus] {
         var out: [PodSandboxStatus] = []
         // by the (cached) record first: other pods' pause state files are not read
-        for id in ids("sandboxes") where (try? loadSandbox(id))?.config.uid == podUID {
+        for id in ids("sandboxes") where (podOfSandbox[id] ?? (try? loadSandbox(id))?.config.uid) == podUID {
             if let s = try? await podSandboxStatus(id) { out.append(s) }
         }
         return out
@@ -243,6 +251,7 @@ package actor LinuxRuntime: ContainerRuntime {
         containerRecords[id] = try await offActor { [self, layers] in
             try self.makeContainer(id: id, sandbox: sb, c, image: image, layers: layers, capabilities: caps)
         }
+        sandboxOfContainer[id] = sandboxID
         return id
     }
 
@@ -478,6 +487,7 @@ package actor LinuxRuntime: ContainerRuntime {
         try await stopContainer(id, timeout: 0)
         try cgroups.killAndDestroy(r.cgroup, syscalls: sys)
         containerRecords[id] = nil
+        sandboxOfContainer[id] = nil
         shimStates[containerDir(id) + "/state/state"] = nil
         try FileManager.default.removeItem(atPath: containerDir(id))
     }
@@ -516,7 +526,7 @@ package actor LinuxRuntime: ContainerRuntime {
         var out: [ContainerStatus] = []
         for id in ids("containers") {
             // by the (cached) record first: other sandboxes' state files are not read
-            if let sandboxID, (try? loadContainer(id))?.sandboxID != sandboxID { continue }
+            if let sandboxID, (sandboxOfContainer[id] ?? (try? loadContainer(id))?.sandboxID) != sandboxID { continue }
             if let s = try? await containerStatus(id) { out.append(s) }
         }
         return out
