@@ -16,6 +16,18 @@ package actor LinuxRuntime: ContainerRuntime {
     /// pod's sandboxes or one sandbox's containers compares these, not copies of every record.
     private var podOfSandbox: [String: String] = [:]
     private var sandboxOfContainer: [String: String] = [:]
+
+    /// Caches (or, with nil, forgets) a sandbox's record together with its owner.
+    private func cacheSandbox(_ id: String, _ r: SandboxRecord?) {
+        sandboxRecords[id] = r
+        podOfSandbox[id] = r?.config.uid
+    }
+
+    /// Caches (or, with nil, forgets) a container's record together with its owner.
+    private func cacheContainer(_ id: String, _ r: ContainerRecord?) {
+        containerRecords[id] = r
+        sandboxOfContainer[id] = r?.sandboxID
+    }
     /// Parsed shim state files by path, with the identity of the file they were read from: a
     /// shim replaces its state file by rename, so an unchanged inode, mtime and size means an
     /// unchanged state, and a relist of N containers costs N stats instead of N reads.
@@ -40,8 +52,7 @@ package actor LinuxRuntime: ContainerRuntime {
         guard let d = FileContents.data(atPath: sandboxDir(id) + "/sandbox.json"),
             let r = try? JSONDecoder().decode(SandboxRecord.self, from: d)
         else { throw RuntimeError(.notFound, "pod sandbox \(id) not found") }
-        sandboxRecords[id] = r
-        podOfSandbox[id] = r.config.uid
+        cacheSandbox(id, r)
         return r
     }
 
@@ -50,8 +61,7 @@ package actor LinuxRuntime: ContainerRuntime {
         guard let d = FileContents.data(atPath: containerDir(id) + "/container.json"),
             let r = try? JSONDecoder().decode(ContainerRecord.self, from: d)
         else { throw RuntimeError(.notFound, "container \(id) not found") }
-        containerRecords[id] = r
-        sandboxOfContainer[id] = r.sandboxID
+        cacheContainer(id, r)
         return r
     }
 
@@ -152,8 +162,7 @@ package actor LinuxRuntime: ContainerRuntime {
                     try sys.mount(source: "/proc/\(pid)/ns/net", target: ns, fstype: nil, flags: UInt(MS_BIND), data: nil)
                 }
             }
-            sandboxRecords[id] = record
-            podOfSandbox[id] = record.config.uid
+            cacheSandbox(id, record)
             return id
         } catch {
             await cleanupSandbox(record)
@@ -175,8 +184,7 @@ package actor LinuxRuntime: ContainerRuntime {
             let others = ids("sandboxes").filter { $0 != r.id }.compactMap { try? loadSandbox($0) }
             if !others.contains(where: { $0.podCgroup == r.podCgroup }) { try? cgroups.destroy(r.podCgroup) }
         }
-        sandboxRecords[r.id] = nil
-        podOfSandbox[r.id] = nil
+        cacheSandbox(r.id, nil)
         shimStates[sandboxDir(r.id) + "/pause/state"] = nil
         try? FileManager.default.removeItem(atPath: sandboxDir(r.id))
     }
@@ -248,10 +256,9 @@ package actor LinuxRuntime: ContainerRuntime {
         for l in image.layers { layers.append(await images.layerPath(l)) }
         let id = newID()
         // The rest reads and writes files and cgroups only: off the actor.
-        containerRecords[id] = try await offActor { [self, layers] in
+        cacheContainer(id, try await offActor { [self, layers] in
             try self.makeContainer(id: id, sandbox: sb, c, image: image, layers: layers, capabilities: caps)
-        }
-        sandboxOfContainer[id] = sandboxID
+        })
         return id
     }
 
@@ -486,8 +493,7 @@ package actor LinuxRuntime: ContainerRuntime {
         guard let r = try? loadContainer(id) else { return }
         try await stopContainer(id, timeout: 0)
         try cgroups.killAndDestroy(r.cgroup, syscalls: sys)
-        containerRecords[id] = nil
-        sandboxOfContainer[id] = nil
+        cacheContainer(id, nil)
         shimStates[containerDir(id) + "/state/state"] = nil
         try FileManager.default.removeItem(atPath: containerDir(id))
     }
