@@ -17,7 +17,9 @@
 #
 # Binaries come from --bin-dir, else $SWIFTLET_BIN_DIR, else .build/debug. The initramfs is
 # assembled in a temp directory that is removed at exit (KEEP_VM_WORK=1 keeps it, with the
-# console log); qemu is bounded by --timeout (default 240 s) and killed by pid if it outlives it.
+# console log); qemu is bounded by --timeout (default 240 s) and killed by pid if it outlives it,
+# after an NMI through its monitor socket has made the guest kernel print every task's state and
+# every CPU's backtrace on the console, which is then printed whole.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -132,18 +134,56 @@ chmod 0755 "$R/init"
 say "initramfs $(($(stat -c %s "$WORK/initramfs.cpio") / 1048576)) MiB in $((SECONDS - t0)) s; kernel $(cat "$KERNEL/version"); accel $ACCEL"
 
 # ---------------------------------------------------------------- boot
+# Sends each argument as a command to qemu's human monitor and prints the replies.
+monitor() {
+  python3 - "$WORK/monitor.sock" "$@" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(3)
+s.connect(sys.argv[1])
+def drain():
+    out = b""
+    time.sleep(0.5)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+s.settimeout(0.5)
+drain()  # the greeting
+for command in sys.argv[2:]:
+    s.sendall(command.encode() + b"\n")
+    for line in drain().replace("\r", "").splitlines():
+        if line.strip() and not line.startswith("(qemu)") and "\x1b" not in line:
+            print(line)
+PY
+}
+
 t1=$SECONDS
-"$QEMU" "${ACCEL_ARGS[@]}" -m 1536 -smp 2 -nodefaults -no-reboot -nic none -display none -monitor none \
+# loglevel=4: kernel errors (hung tasks, RCU stalls, soft lockups, OOM kills) reach the console.
+# unknown_nmi_panic + panic_print: the NMI sent on a timeout (below) makes the kernel print every
+# task's state and every CPU's backtrace, then panic, which ends qemu (-no-reboot).
+"$QEMU" "${ACCEL_ARGS[@]}" -m 1536 -smp 2 -nodefaults -no-reboot -nic none -display none \
+  -monitor "unix:$WORK/monitor.sock,server=on,wait=off" \
   -kernel "$KERNEL/vmlinuz" -initrd "$WORK/initramfs.cpio" \
-  -append "console=ttyS0 rdinit=/init quiet loglevel=3 cgroup_no_v1=all panic=-1 oops=panic" \
+  -append "console=ttyS0 rdinit=/init quiet loglevel=4 cgroup_no_v1=all panic=-1 oops=panic unknown_nmi_panic panic_print=0x41" \
   -serial "file:$WORK/console.log" -serial "file:$WORK/results.log" \
   </dev/null >"$WORK/qemu.log" 2>&1 &
 QEMU_PID=$!
 status=2
+timed_out=0
 while kill -0 "$QEMU_PID" 2>/dev/null; do
   if ((SECONDS - t1 >= TIMEOUT)); then
-    say "timeout: the VM ran ${TIMEOUT}s; killing qemu (pid $QEMU_PID)"
+    say "timeout: the VM ran ${TIMEOUT}s; asking the guest kernel for its tasks and CPUs (NMI)"
+    monitor "info cpus" "nmi" | sed 's/^/vm monitor: /' >&2 || true
+    for _ in $(seq 1 50); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.2; done
+    say "killing qemu (pid $QEMU_PID)"
     kill -KILL "$QEMU_PID" 2>/dev/null || true
+    timed_out=1
     break
   fi
   sleep 0.2
@@ -159,8 +199,10 @@ if grep -q '^vm-exit ' "$WORK/results.txt" && grep -q '^done ' "$WORK/results.tx
   if grep -q '^done [0-9]* 0$' "$WORK/results.txt" && grep -q '^vm-exit 0$' "$WORK/results.txt"; then status=0; else status=1; fi
 fi
 if ((status != 0)); then
-  say "console (last 80 lines):"
-  tail -n 80 "$WORK/console.log" | tr -d '\r' | sed 's/^/vm console: /' >&2
+  lines=80
+  ((timed_out)) && lines=2000  # all of the NMI's task and CPU dump (~1,300 lines)
+  say "console (last $lines lines):"
+  tail -n "$lines" "$WORK/console.log" | tr -d '\r' | sed 's/^/vm console: /' >&2
   [[ -s "$WORK/qemu.log" ]] && sed 's/^/vm qemu: /' "$WORK/qemu.log" >&2
 fi
 exit $status
