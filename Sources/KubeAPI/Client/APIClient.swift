@@ -130,9 +130,9 @@ public struct APIClient: Sendable {
         let q = Self.query([("gracePeriodSeconds", gracePeriodSeconds.map(String.init))])
         var body: JSONValue? = nil
         if propagationPolicy != nil || uid != nil || resourceVersion != nil {
-            var o: [String: JSONValue] = ["kind": .string("DeleteOptions"), "apiVersion": .string("v1")]
+            var o: JSONObject = ["kind": .string("DeleteOptions"), "apiVersion": .string("v1")]
             if let propagationPolicy { o["propagationPolicy"] = .string(propagationPolicy) }
-            var pre: [String: JSONValue] = [:]
+            var pre: JSONObject = [:]
             if let uid { pre["uid"] = .string(uid) }
             if let resourceVersion { pre["resourceVersion"] = .string(resourceVersion) }
             if !pre.isEmpty { o["preconditions"] = .object(pre) }
@@ -154,7 +154,7 @@ public struct APIClient: Sendable {
     /// when `boundPod` (name, uid) is given: the token and when it expires.
     public func requestToken(namespace: String, serviceAccount: String, audiences: [String] = [], expirationSeconds: Int64 = 3600,
                              boundPod: (name: String, uid: String)? = nil) async throws -> (token: String, expires: Date) {
-        var spec: [String: JSONValue] = ["expirationSeconds": .int(expirationSeconds)]
+        var spec: JSONObject = ["expirationSeconds": .int(expirationSeconds)]
         if !audiences.isEmpty { spec["audiences"] = .array(audiences.map { .string($0) }) }
         if let boundPod {
             spec["boundObjectRef"] = ["kind": "Pod", "apiVersion": "v1", "name": .string(boundPod.name), "uid": .string(boundPod.uid)]

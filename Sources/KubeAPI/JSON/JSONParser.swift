@@ -14,7 +14,7 @@ public struct JSONParser {
     private var depth = 0
     /// Members of the objects being read, innermost last: one buffer for the whole document
     /// instead of an array per object.
-    private var members: [(String, JSONValue)] = []
+    private var members: [JSONObject.Member] = []
     private static let maxDepth = 512
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -89,8 +89,7 @@ public struct JSONParser {
             i += 1
             return .emptyObject
         }
-        // Members are gathered first and the dictionary made once at its final size: filled
-        // key by key it would rehash at every doubling.
+        // Members are gathered in one buffer for the whole document, then sorted into an object.
         let base = members.count
         while true {
             skipWS()
@@ -106,7 +105,7 @@ public struct JSONParser {
             i += 1
             skipWS()
             let value = try parseValue()
-            members.append((key, value))
+            members.append(JSONObject.Member(key, value))
             skipWS()
             guard i < bytes.count else { throw error("unexpected end of JSON input") }
             if bytes[i] == UInt8(ascii: ",") {
@@ -115,8 +114,7 @@ public struct JSONParser {
             }
             if bytes[i] == UInt8(ascii: "}") {
                 i += 1
-                var obj = [String: JSONValue](minimumCapacity: members.count - base)
-                for m in base..<members.count { obj[members[m].0] = members[m].1 }  // a repeated key: the last one wins
+                let obj = JSONObject(unsorted: Array(members[base...]))  // a repeated key: the last one wins
                 members.removeSubrange(base...)
                 return .object(obj)
             }

@@ -4,8 +4,8 @@
 /// not ask for, and `JSONValueEncoder` writes them back. So a client that reads, changes and
 /// writes an object never drops fields that a newer server or another client added.
 public struct UnknownFields: Codable, Sendable, Hashable {
-    public var fields: [String: JSONValue]
-    public init(_ fields: [String: JSONValue] = [:]) { self.fields = fields }
+    public var fields: JSONObject
+    public init(_ fields: JSONObject = [:]) { self.fields = fields }
     // With other coders (Foundation's), there is nothing to capture.
     public init(from decoder: any Decoder) throws { fields = [:] }
     public func encode(to encoder: any Encoder) throws {}
@@ -142,7 +142,7 @@ private final class _JVDecoder: Decoder, PathNode {
 }
 
 private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let object: [String: JSONValue]
+    let object: JSONObject
     let decoder: _JVDecoder
 
     var codingPath: [any CodingKey] { decoder.codingPath }
@@ -227,7 +227,7 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func unknown() -> UnknownFields {
         let consumed = decoder.consumed
         if consumed.count == object.count { return UnknownFields() }
-        var rest: [String: JSONValue] = [:]
+        var rest: JSONObject = [:]
         for (k, v) in object where !consumed.contains(k) { rest[k] = v }
         if let collector = decoder.collector {
             for k in rest.keys.sorted() { collector.paths.append(pathString(codingPath + [NameKey(k)])) }
@@ -474,7 +474,7 @@ extension JSONValue: Codable {
         } else if let a = try? c.decode([JSONValue].self) {
             self = .array(a)
         } else {
-            self = .object(try c.decode([String: JSONValue].self))
+            self = .object(try c.decode(JSONObject.self))
         }
     }
     public func encode(to encoder: any Encoder) throws {

@@ -27,32 +27,14 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            if o.count == 1, let (k, v) = o.first {
-                writeString(k, into: &out)
+            // members are kept sorted by key: the same object always gives the same bytes
+            var first = true
+            for m in o.members {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(m.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(v, into: &out)
-            } else if o.count > 1 {
-                // Keys in order: sort the entries' indices (plain values, on the stack for
-                // all but the largest objects) by key, not copies of the entries.
-                withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: o.count) { buffer in
-                    var order = buffer
-                    var n = 0
-                    var i = o.startIndex
-                    while i != o.endIndex {
-                        order.initializeElement(at: n, to: i)
-                        n += 1
-                        i = o.index(after: i)
-                    }
-                    let keys = o.keys
-                    order.sort { keys[$0] < keys[$1] }
-                    for (n, i) in order.enumerated() {
-                        if n > 0 { out.append(UInt8(ascii: ",")) }
-                        writeString(keys[i], into: &out)
-                        out.append(UInt8(ascii: ":"))
-                        write(o.values[i], into: &out)
-                    }
-                    _ = order.deinitialize()
-                }
+                write(m.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -4,7 +4,7 @@
 /// validation read.
 public enum SchemaProbe {
     /// Schemas by definition name, plus the root definition's name.
-    public static func schemas<T: Decodable>(for type: T.Type, naming: @escaping (String) -> String) -> (root: String, schemas: [String: JSONValue]) {
+    public static func schemas<T: Decodable>(for type: T.Type, naming: @escaping (String) -> String) -> (root: String, schemas: JSONObject) {
         let ctx = ProbeContext(naming: naming)
         let root = ctx.schema(of: T.self)
         _ = root
@@ -61,7 +61,7 @@ private final class ProbeContext {
         var inline: JSONValue
         var ref: String?
     }
-    var schemas: [String: JSONValue] = [:]
+    var schemas: JSONObject = [:]
     var inProgress: Set<String> = []
     let naming: (String) -> String
     init(naming: @escaping (String) -> String) { self.naming = naming }
@@ -88,7 +88,7 @@ private final class ProbeContext {
         inProgress.insert(name)
         let rec = Recorder()
         _ = try? t.init(from: ProbeDecoder(ctx: self, rec: rec))
-        var props: [String: JSONValue] = [:]
+        var props: JSONObject = [:]
         for (k, s) in rec.props {
             props[k] = s.ref.map { ["allOf": [["$ref": .string($0)]], "default": [:], "description": .string(Self.describe(k))] }
                 ?? s.inline.merging(["description": .string(Self.describe(k))])

@@ -368,10 +368,10 @@ extension KubeProtobuf {
         }
 
         /// Decodes one message into its JSON object fields.
-        func message(_ spec: MessageSpec, _ range: Range<Int>) throws(DecodeError) -> [String: JSONValue] {
-            var out: [String: JSONValue] = [:]
+        func message(_ spec: MessageSpec, _ range: Range<Int>) throws(DecodeError) -> JSONObject {
+            var out: JSONObject = [:]
             var lists: [Int: [JSONValue]] = [:]
-            var maps: [Int: [String: JSONValue]] = [:]
+            var maps: [Int: JSONObject] = [:]
             var r = WireReader(bytes, range)
             while let (number, wire) = try r.key() {
                 guard let field = spec.fields[number] else {

@@ -50,7 +50,7 @@ enum Discovery {
             if !r.categories.isEmpty { e["categories"] = .array(r.categories.map(JSONValue.string)) }
             res.append(e)
             for sub in subresources(r) {
-                var e: [String: JSONValue] = [:]
+                var e: JSONObject = [:]
                 e["name"] = .string("\(r.resource)/\(sub.name)")
                 e["singularName"] = ""
                 e["namespaced"] = .bool(r.namespaced)

@@ -396,7 +396,7 @@ public struct APIHTTPResponder: HTTPResponder {
             }
             return Self.json(t, contentType: "application/json;as=Table;v=v1;g=meta.k8s.io")
         }
-        var meta: [String: JSONValue] = ["resourceVersion": .string(res.resourceVersion)]
+        var meta: JSONObject = ["resourceVersion": .string(res.resourceVersion)]
         if let c = res.continueToken {
             meta["continue"] = .string(c)
             if let rem = res.remaining { meta["remainingItemCount"] = .int(rem) }

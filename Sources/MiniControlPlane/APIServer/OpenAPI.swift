@@ -14,7 +14,7 @@ enum OpenAPI {
     private struct Built: Sendable {
         var resources: [ResourceInfo] = []
         var index: JSONValue?
-        var documents: [String: JSONValue] = [:]
+        var documents: JSONObject = [:]
     }
     private static let built = Mutex(Built())
 
@@ -41,7 +41,7 @@ enum OpenAPI {
     }
 
     static func index(_ all: [ResourceInfo]) -> JSONValue {
-        var paths: [String: JSONValue] = [:]
+        var paths: JSONObject = [:]
         var gvs: [String] = []
         for r in all where !gvs.contains(r.groupVersion) { gvs.append(r.groupVersion) }
         for gv in gvs {
@@ -102,7 +102,7 @@ enum OpenAPI {
         }
     }
 
-    static func probe<T: Decodable>(_ t: T.Type, group: String) -> (String, [String: JSONValue]) {
+    static func probe<T: Decodable>(_ t: T.Type, group: String) -> (String, JSONObject) {
         let (root, schemas) = SchemaProbe.schemas(for: t) { definitionName($0, group: group) }
         return (root, schemas)
     }
@@ -110,8 +110,8 @@ enum OpenAPI {
     static func document(for gvPath: String, resources all: [ResourceInfo]) -> JSONValue? {
         let rs = all.filter { path($0.groupVersion) == gvPath }
         guard let first = rs.first else { return nil }
-        var schemas: [String: JSONValue] = [:]
-        var paths: [String: JSONValue] = [:]
+        var schemas: JSONObject = [:]
+        var paths: JSONObject = [:]
         for r in rs {
             let gvk: JSONValue = ["group": .string(r.group), "kind": .string(r.kind), "version": .string(r.version)]
             var rootName: String
@@ -149,8 +149,8 @@ enum OpenAPI {
                         "responses": ["200": ["description": "OK", "content": ["application/json": ["schema": ref]]]]]
             }
             let k = r.kind
-            var collOps: [String: JSONValue] = [:]
-            var itemOps: [String: JSONValue] = [:]
+            var collOps: JSONObject = [:]
+            var itemOps: JSONObject = [:]
             if r.verbs.contains("list") { collOps["get"] = op("list", "list\(k)", params: ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch"]) }
             if r.verbs.contains("create") {
                 var c = op("post", "create\(k)", params: ["dryRun", "fieldManager", "fieldValidation"])

@@ -249,7 +249,7 @@ public enum Patch {
     static func stripDirectives(_ v: JSONValue) -> JSONValue {
         switch v {
         case .object(let o):
-            var r: [String: JSONValue] = [:]
+            var r: JSONObject = [:]
             for (k, x) in o where !k.hasPrefix("$") { r[k] = stripDirectives(x) }
             return .object(r)
         case .array(let a): return .array(a.map(stripDirectives))
@@ -264,12 +264,12 @@ public enum Patch {
     public static func fieldsV1(_ v: JSONValue, field: String = "") -> JSONValue {
         switch v {
         case .object(let o):
-            var r: [String: JSONValue] = [:]
+            var r: JSONObject = [:]
             r.reserveCapacity(o.count)
             for (k, x) in o {
                 if field.isEmpty, k == "apiVersion" || k == "kind" { continue }
                 if field.isEmpty, k == "metadata" {
-                    var m: [String: JSONValue] = [:]
+                    var m: JSONObject = [:]
                     for mk in ["labels", "annotations", "finalizers", "ownerReferences"] {
                         if let mv = x[mk] { m["f:" + mk] = fieldsV1(mv, field: mk) }
                     }
@@ -281,7 +281,7 @@ public enum Patch {
             return .object(r)
         case .array(let a):
             guard let key = mergeKey(field: field, elements: a) else { return .emptyObject }
-            var r: [String: JSONValue] = [:]
+            var r: JSONObject = [:]
             for e in a {
                 guard let kv = e[key] else { continue }
                 var inner = fieldsV1(e, field: "").objectValue ?? [:]
@@ -399,7 +399,7 @@ extension FieldSet {
     /// membership with `"."`.
     static func adding(_ paths: FieldSet, to tree: JSONValue?) -> JSONValue {
         var root = tree?.objectValue ?? [:]
-        func insert(_ path: ArraySlice<Substring>, _ node: inout [String: JSONValue]) {
+        func insert(_ path: ArraySlice<Substring>, _ node: inout JSONObject) {
             let k = String(path.first!)
             var child = node[k]?.objectValue
             if path.count == 1 {
@@ -419,7 +419,7 @@ extension FieldSet {
     /// nothing is left. `changed` tells whether anything was removed.
     static func removing(_ paths: FieldSet, from tree: JSONValue, changed: inout Bool) -> JSONValue? {
         guard var root = tree.objectValue else { return tree }
-        func remove(_ path: ArraySlice<Substring>, _ node: inout [String: JSONValue]) {
+        func remove(_ path: ArraySlice<Substring>, _ node: inout JSONObject) {
             let k = String(path.first!)
             guard var child = node[k]?.objectValue else { return }
             if path.count == 1 {
@@ -476,7 +476,7 @@ extension Patch {
             }
         }
 
-        func fields(_ a: [String: JSONValue], _ b: [String: JSONValue], _ prefix: String) {
+        func fields(_ a: JSONObject, _ b: JSONObject, _ prefix: String) {
             for (k, bv) in b { diff(a[k], bv, k, FieldSet.join(prefix, "f:" + k)) }
             for (k, av) in a where b[k] == nil { all(av, k, FieldSet.join(prefix, "f:" + k), &removed) }
         }
@@ -492,8 +492,8 @@ extension Patch {
                     changed.paths.insert(prefix)
                     return
                 }
-                func items(_ l: [JSONValue]) -> [String: [String: JSONValue]] {
-                    var out: [String: [String: JSONValue]] = [:]
+                func items(_ l: [JSONValue]) -> [String: JSONObject] {
+                    var out: [String: JSONObject] = [:]
                     for e in l { if let kv = e[key] { out["k:" + JSONWriter.string(.object([key: kv]))] = e.objectValue ?? [:] } }
                     return out
                 }

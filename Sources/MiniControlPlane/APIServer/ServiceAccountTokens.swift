@@ -174,7 +174,7 @@ extension APIServer {
         guard !sa.isNull, sa.value(at: ["metadata", "uid"])?.stringValue == saUID else {
             return .failure(.revoked("service account \(ns)/\(saName) has been deleted"))
         }
-        var extra: [String: JSONValue] = ["authentication.kubernetes.io/credential-id": .array([.string("JTI=\(claims["jti"]?.stringValue ?? "")")])]
+        var extra: JSONObject = ["authentication.kubernetes.io/credential-id": .array([.string("JTI=\(claims["jti"]?.stringValue ?? "")")])]
         for (kind, resource) in [("pod", "pods"), ("secret", "secrets"), ("node", "nodes")] {
             guard let ref = k8s[kind], let refName = ref["name"]?.stringValue else { continue }
             let info = registry.lookup(group: "", version: "v1", resource: resource)!

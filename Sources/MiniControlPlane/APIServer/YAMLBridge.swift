@@ -41,7 +41,7 @@ public enum YAMLBridge {
             }
             return .string(s.string)
         case .mapping(let m):
-            var o: [String: JSONValue] = [:]
+            var o: JSONObject = [:]
             for (k, v) in m {
                 guard let key = k.scalar?.string else {
                     throw YAMLError(description: "error converting YAML to JSON: yaml: invalid map key: \(k)")

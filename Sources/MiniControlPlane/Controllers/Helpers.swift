@@ -126,7 +126,7 @@ func templateHash(_ template: PodTemplateSpec?, collisionCount: Int32? = nil) ->
 func canonical(_ v: JSONValue) -> JSONValue {
     switch v {
     case .object(let o):
-        var out: [String: JSONValue] = [:]
+        var out: JSONObject = [:]
         for (k, x) in o where x != .null { out[k] = canonical(x) }
         return .object(out)
     case .array(let a): return .array(a.map(canonical))

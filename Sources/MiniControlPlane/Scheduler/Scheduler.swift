@@ -449,7 +449,7 @@ public actor Scheduler {
     /// node when preemption chose one. Skipped when nothing changed or the pod got bound.
     private nonisolated func markUnschedulable(_ pod: PodInfo, message: String, nominated: String?) async {
         guard await stillPending(pod.key) else { return }
-        var cond: [String: JSONValue] = ["type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        var cond: JSONObject = ["type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                                          "message": .string(message), "lastProbeTime": .null]
         let existing = pod.pod.status?.conditions?.first { $0.type == "PodScheduled" }
         if existing?.status == "False", existing?.reason == "Unschedulable", existing?.message == message,
@@ -459,7 +459,7 @@ public actor Scheduler {
         }
         let since = existing?.status == "False" ? (existing?.lastTransitionTime ?? KubeTime.now()) : KubeTime.now()
         cond["lastTransitionTime"] = .string(since)
-        var status: [String: JSONValue] = ["conditions": .array([.object(cond)])]
+        var status: JSONObject = ["conditions": .array([.object(cond)])]
         if let nominated { status["nominatedNodeName"] = .string(nominated) }
         do {
             _ = try await client.patch(Pod.self, namespace: pod.namespace, name: pod.name, patch: .object(["status": .object(status)]),
