@@ -32,7 +32,7 @@ APT_PACKAGES=(
   libsqlite3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev zlib1g-dev
   iproute2 nftables conntrack busybox-static etcd-server docker-registry
   containernetworking-plugins curl python3-grpcio
-  python3-pip unzip
+  python3-pip python3-venv unzip
   qemu-system-x86
 )
 ((BENCH)) && APT_PACKAGES+=(runc crun podman catatonit wrk linux-perf)
@@ -79,6 +79,17 @@ else
   say "fetching the VM kernel (apt-get download linux-image-amd64's package)"
   bash "$ROOT/scripts/vm/kernel.sh" >/dev/null
   say "VM kernel installed: $(cat "$TOOLS/vm/kernel/version")"
+fi
+
+# The Python kubernetes client (PyPI), a second client for PythonClientTests: in a virtual
+# environment under .tools/python, not in the machine's own Python (pip reports conflicts there).
+if [[ -x "$TOOLS/python/bin/python3" ]] && "$TOOLS/python/bin/python3" -c 'import kubernetes' 2>/dev/null; then
+  say "Python kubernetes client present"
+else
+  say "installing the Python kubernetes client into $TOOLS/python"
+  rm -rf "$TOOLS/python"
+  python3 -m venv "$TOOLS/python"
+  "$TOOLS/python/bin/python3" -m pip install --quiet --disable-pip-version-check kubernetes
 fi
 
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"

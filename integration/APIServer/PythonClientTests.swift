@@ -3,13 +3,15 @@ import TestSupport
 import Testing
 
 let pythonClientAvailable: Bool =
-    (try? Command.run("/usr/bin/env", ["python3", "-c", "import kubernetes"], timeout: 30).ok) ?? false
+    (try? Command.run(TestPaths.python, ["-c", "import kubernetes"], timeout: 30).ok) ?? false
 
 /// The official Python client (PyPI `kubernetes`) as a second, independent client.
-@Suite(.enabled(if: pythonClientAvailable, "python3 with the `kubernetes` package is not installed: run scripts/setup.sh"))
+@Suite(.enabled(if: pythonClientAvailable || TestPaths.onCI,
+                "the Python `kubernetes` client is not installed in .tools/python: run scripts/setup.sh"))
 struct PythonClientTests {
 
     @Test func createListWatchAndErrors() throws {
+        try #require(pythonClientAvailable, "no Python kubernetes client in \(TestPaths.python): run scripts/setup.sh")
         let h = try ServerHarness(name: "py")
         let script = """
             import sys, threading
@@ -47,7 +49,7 @@ struct PythonClientTests {
             apps.create_namespaced_deployment("py", d)
             print("DEPLOY", apps.read_namespaced_deployment("d", "py").spec.replicas)
             """
-        let r = try Command.run("/usr/bin/env", ["python3", "-c", script, h.kubeconfig], timeout: 60)
+        let r = try Command.run(TestPaths.python, ["-c", script, h.kubeconfig], timeout: 60)
         #expect(r.ok, "\(r)")
         #expect(r.stdout.contains("WATCH [('ADDED', 'b'), ('MODIFIED', 'b'), ('DELETED', 'a')]"), "\(r)")
         #expect(r.stdout.contains("LIST ['b']"))

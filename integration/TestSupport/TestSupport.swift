@@ -29,6 +29,11 @@ public enum TestPaths {
 
     public static var kubectl: String { packageRoot.appendingPathComponent(".tools/bin/kubectl").path }
     public static var hasKubectl: Bool { FileManager.default.isExecutableFile(atPath: kubectl) }
+    /// On CI (`CI=true`) a test whose tools are missing runs and fails saying so, instead of
+    /// being skipped: there `scripts/setup.sh` has installed them.
+    public static var onCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+    /// The Python that `scripts/setup.sh` installs the `kubernetes` client into.
+    public static var python: String { packageRoot.appendingPathComponent(".tools/python/bin/python3").path }
     public static var isRoot: Bool { getuid() == 0 }
 }
 
