@@ -79,6 +79,27 @@ import Testing
         #expect(unknown.sorted() == ["spec.containers[0].bogus", "spec.typo"])
     }
 
+    /// Known and unknown fields spread past the first 64 members of one object (the decoder
+    /// marks the members it read in a bitset, a word per 64), and a map of thousands of keys.
+    @Test func unknownFieldsAmongManyMembersAndLargeMaps() throws {
+        var meta: [(String, JSONValue)] = [("name", "p"), ("namespace", "ns")]
+        // the unknown a000…a149 sort first, so the known name, namespace and uid are members 150–152
+        for i in 0..<150 { meta.append((String(format: "a%03d", i), .int(Int64(i)))) }
+        meta.append(("uid", "u-1"))
+        let wire: JSONValue = ["metadata": .object(JSONObject(meta)), "spec": ["containers": []]]
+        let (pod, unknown) = try JSONValueDecoder().decodeReportingUnknown(Pod.self, from: wire)
+        #expect(pod.metadata.name == "p" && pod.metadata.namespace == "ns" && pod.metadata.uid == "u-1")
+        #expect(unknown == (0..<150).map { String(format: "metadata.a%03d", $0) })
+        let out = try JSONValueEncoder().encode(pod)
+        #expect(out["metadata"]?.objectValue?.count == 153, "every unknown member is kept for the write back")
+
+        var data: [String: String] = [:]
+        for i in 0..<5000 { data["key-\(i)"] = "v\(i)" }
+        let cm = ConfigMap(metadata: ObjectMeta(name: "big"), data: data)
+        let back = try JSONValueDecoder().decode(ConfigMap.self, from: JSONParser.parse(JSONWriter.bytes(JSONValueEncoder().encode(cm))))
+        #expect(back.data == data)
+    }
+
     @Test func typeErrorsNameTheField() {
         let wire: JSONValue = ["metadata": ["name": "d"], "spec": ["replicas": "three", "selector": [:], "template": [:]]]
         #expect {

@@ -111,8 +111,33 @@ private final class _JVDecoder: Decoder, PathNode {
     let key: (any CodingKey)?
     let index: Int
     let collector: UnknownFieldCollector?
-    /// The object's keys that the type asked for and found (see `_KeyedDec.unknown`).
-    var consumed: [String] = []
+    /// Which of the object's members the type asked for and found, one bit per member
+    /// (see `_KeyedDec.unknown`): a list of names made a map of n keys cost n² compares. The
+    /// first 64 members' bits need no allocation (objects that size are nearly all of them).
+    private var firstWord: UInt64 = 0
+    private var moreWords: [UInt64] = []
+    private(set) var consumedCount = 0
+
+    func consume(_ i: Int) {
+        let bit = UInt64(1) << UInt64(i & 63)
+        if i < 64 {
+            guard firstWord & bit == 0 else { return }
+            firstWord |= bit
+        } else {
+            let w = (i >> 6) - 1
+            if w >= moreWords.count { moreWords.append(contentsOf: repeatElement(0, count: w - moreWords.count + 1)) }
+            guard moreWords[w] & bit == 0 else { return }
+            moreWords[w] |= bit
+        }
+        consumedCount += 1
+    }
+
+    func isConsumed(_ i: Int) -> Bool {
+        let bit = UInt64(1) << UInt64(i & 63)
+        if i < 64 { return firstWord & bit != 0 }
+        let w = (i >> 6) - 1
+        return w < moreWords.count && moreWords[w] & bit != 0
+    }
 
     init(value: JSONValue, parent: _JVDecoder?, key: (any CodingKey)?, index: Int = -1, collector: UnknownFieldCollector?) {
         self.value = value
@@ -152,10 +177,10 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
     /// Looks a key up and remembers it when present: only keys the object has are recorded
     /// (a PodSpec declares 30 fields and has a handful), so the unknown ones are what is left.
     private func lookup(_ key: Key) -> JSONValue? {
-        let name = key.stringValue
-        guard let v = object[name] else { return nil }
-        if !decoder.consumed.contains(name) { decoder.consumed.append(name) }
-        return v
+        let (i, found) = object.find(key.stringValue)
+        guard found else { return nil }
+        decoder.consume(i)
+        return object.members[i].value
     }
 
     private func path(_ key: Key) -> String { pathString(codingPath + [key]) }
@@ -225,10 +250,9 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     /// The object's fields that no decode asked for (asked for last, by `unknownFields`).
     private func unknown() -> UnknownFields {
-        let consumed = decoder.consumed
-        if consumed.count == object.count { return UnknownFields() }
-        var rest: JSONObject = [:]
-        for (k, v) in object where !consumed.contains(k) { rest[k] = v }
+        if decoder.consumedCount == object.count { return UnknownFields() }
+        var rest = JSONObject()
+        for (i, m) in object.members.enumerated() where !decoder.isConsumed(i) { rest.members.append(m) }  // in order already
         if let collector = decoder.collector {
             for k in rest.keys.sorted() { collector.paths.append(pathString(codingPath + [NameKey(k)])) }
         }
