@@ -24,11 +24,6 @@ public struct JSONObject: Sendable, Hashable {
 
     @inlinable public init() { members = [] }
 
-    public init(minimumCapacity: Int) {
-        members = []
-        members.reserveCapacity(minimumCapacity)
-    }
-
     /// From pairs in any order; for a repeated key the last pair wins (as a JSON decoder does).
     public init<S: Sequence>(_ pairs: S) where S.Element == (String, JSONValue) {
         var m: [Member] = []
@@ -44,10 +39,6 @@ public struct JSONObject: Sendable, Hashable {
         // keys of a dictionary are unique already
         m.sort { $0.key < $1.key }
         members = m
-    }
-
-    public init<S: Sequence>(uniqueKeysWithValues pairs: S) where S.Element == (String, JSONValue) {
-        self.init(pairs)
     }
 
     /// Sorts `m` by key, stably, and keeps the last member of each run of equal keys.
