@@ -17,16 +17,26 @@ package actor LinuxRuntime: ContainerRuntime {
     private var podOfSandbox: [String: String] = [:]
     private var sandboxOfContainer: [String: String] = [:]
 
+    /// The entries of `sandboxes/` and `containers/` as last read, sorted, with the directory's
+    /// identity at the time: a listing reads the directory again only when that changed (each
+    /// entry is a directory, so one made or removed by another process on the same root, such
+    /// as `swiftlet crictl`, changes the link count and mtime). Every sandbox and container
+    /// made or removed here drops the listing too (`cacheSandbox`, `cacheContainer`), so this
+    /// runtime's own changes never wait on timestamp granularity.
+    private var listings: [String: (dir: FileIdentity, names: [String])] = [:]
+
     /// Caches (or, with nil, forgets) a sandbox's record together with its owner.
     private func cacheSandbox(_ id: String, _ r: SandboxRecord?) {
         sandboxRecords[id] = r
         podOfSandbox[id] = r?.config.uid
+        listings["sandboxes"] = nil
     }
 
     /// Caches (or, with nil, forgets) a container's record together with its owner.
     private func cacheContainer(_ id: String, _ r: ContainerRecord?) {
         containerRecords[id] = r
         sandboxOfContainer[id] = r?.sandboxID
+        listings["containers"] = nil
     }
     /// Parsed shim state files by path, with the identity of the file they were read from: a
     /// shim replaces its state file by rename, so an unchanged inode, mtime and size means an
@@ -67,11 +77,22 @@ package actor LinuxRuntime: ContainerRuntime {
 
     private func ids(_ kind: String) -> [String] {
         let sandboxes = kind == "sandboxes"
-        return ((try? FileManager.default.contentsOfDirectory(atPath: config.root + "/" + kind)) ?? []).filter {
+        let path = config.root + "/" + kind
+        var names: [String] = []
+        // the identity first, then the entries: a change in between is seen at the next call
+        if let dir = FileIdentity(path: path) {
+            if let cached = listings[kind], cached.dir == dir {
+                names = cached.names
+            } else {
+                names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+                listings[kind] = (dir, names)
+            }
+        }
+        return names.filter {
             // a cached record was read whole from its directory; others must have one on disk
             (sandboxes ? podOfSandbox[$0] != nil : sandboxOfContainer[$0] != nil)
-                || FileManager.default.fileExists(atPath: config.root + "/\(kind)/\($0)/" + (sandboxes ? "sandbox.json" : "container.json"))
-        }.sorted()
+                || FileManager.default.fileExists(atPath: "\(path)/\($0)/" + (sandboxes ? "sandbox.json" : "container.json"))
+        }
     }
 
     /// The shim's state at `path`, parsed again only when the file was replaced; nil when absent.

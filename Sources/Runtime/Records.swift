@@ -77,9 +77,10 @@ struct ShimState {
     var running: Bool { finishedAt == nil && pid > 0 && (Glibc.kill(pid, 0) == 0 || Glibc.kill(shimPid, 0) == 0) }
 }
 
-/// Which file a path names and its last change: inode, modification time and size.
+/// Which file a path names and its last change: inode, modification time, size and link count
+/// (for a directory, the link count moves with every subdirectory made or removed in it).
 struct FileIdentity: Equatable {
-    var inode: UInt64, seconds: Int, nanoseconds: Int, size: Int64
+    var inode: UInt64, seconds: Int, nanoseconds: Int, size: Int64, links: UInt64
 
     init?(path: String) {
         var st = stat()
@@ -88,6 +89,7 @@ struct FileIdentity: Equatable {
         seconds = st.st_mtim.tv_sec
         nanoseconds = st.st_mtim.tv_nsec
         size = Int64(st.st_size)
+        links = UInt64(st.st_nlink)
     }
 }
 

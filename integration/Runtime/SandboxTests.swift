@@ -5,6 +5,32 @@ import Testing
 
 @Suite(.serialized, .enabled(if: isRoot, "needs root: namespaces, mounts, cgroups"))
 struct SandboxTests {
+    /// A second runtime on the same root (what `swiftlet crictl` is beside a running agent):
+    /// what one makes and removes, the other lists at its next call, though it keeps the last
+    /// listing of each directory while that directory is unchanged.
+    @Test func aSecondRuntimeOnTheSameRootSeesTheOthersChanges() async throws {
+        try await withHarness { h in
+            let other = try LinuxRuntime(config: Harness.config(root: h.root, cgroupRoot: h.cgroupRoot))
+            #expect(try await h.runtime.listPodSandbox().isEmpty)
+            #expect(try await h.runtime.listContainers().isEmpty)
+            let sb = try await other.runPodSandbox(h.sandboxConfig("two"))
+            let a = try await other.createContainer(sandboxID: sb, h.container("a", "exec sleep 100"))
+            #expect(try await h.runtime.listPodSandbox().map(\.id) == [sb])
+            #expect(try await h.runtime.listContainers(sandboxID: sb).map(\.id) == [a])
+            // removed there and another made there, right after each other
+            try await other.removeContainer(a)
+            let b = try await other.createContainer(sandboxID: sb, h.container("b", "exec sleep 100"))
+            #expect(try await h.runtime.listContainers().map(\.id) == [b])
+            // and the other way round: made here, seen there
+            let c = try await h.runtime.createContainer(sandboxID: sb, h.container("c", "exec sleep 100"))
+            let seen = try await other.listContainers(sandboxID: sb).map(\.id)
+            #expect(Set(seen) == [b, c])
+            try await h.runtime.removeContainer(b)
+            #expect(try await other.listContainers().map(\.id) == [c])
+            #expect(try await h.runtime.listContainers().map(\.id) == [c])
+        }
+    }
+
     @Test func twoContainersShareLocalhostIPCAndPauseIsPID1() async throws {
         let h = try await Harness()
         do {
