@@ -14,8 +14,6 @@ enum Cgroup2VM {
         .first { FileManager.default.isExecutableFile(atPath: $0) }
     /// qemu (apt qemu-system-x86) and the kernel (scripts/vm/kernel.sh): `scripts/setup.sh` installs both.
     static var available: Bool { qemu != nil && FileManager.default.fileExists(atPath: kernel) }
-    /// On CI the test runs even when they are missing, and fails saying so, rather than skip quietly.
-    static var onCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
     /// Every check the payload must report `ok`, in its order.
     static let checks = [
         "detect-v2", "cgroupfs-is-cgroup2", "runtime-uses-v2", "image-import",
@@ -64,7 +62,7 @@ enum Cgroup2VM {
 
 @Suite(.serialized,
        // skipped where qemu or the kernel is missing, except on CI (CI=true), where setup.sh installs them
-       .enabled(if: Cgroup2VM.available || Cgroup2VM.onCI,
+       .enabled(if: Cgroup2VM.available || TestPaths.onCI,
                 "needs qemu-system-x86_64 and the VM kernel in .tools/vm (bash scripts/setup.sh installs both)"))
 struct Cgroup2VMTests {
     @Test func cgroupV2DriverOnRealCgroup2InAVM() throws {

@@ -33,12 +33,7 @@ public struct JSONObject: Sendable, Hashable {
     }
 
     public init(_ dictionary: [String: JSONValue]) {
-        var m: [Member] = []
-        m.reserveCapacity(dictionary.count)
-        for (k, v) in dictionary { m.append(Member(k, v)) }
-        // keys of a dictionary are unique already
-        m.sort { $0.key < $1.key }
-        members = m
+        self.init(unsorted: dictionary.map { Member($0.key, $0.value) })
     }
 
     /// Sorts `m` by key, stably, and keeps the last member of each run of equal keys.
@@ -130,11 +125,6 @@ public struct JSONObject: Sendable, Hashable {
         }
     }
 
-    public subscript(key: String, default fallback: @autoclosure () -> JSONValue) -> JSONValue {
-        get { self[key] ?? fallback() }
-        set { self[key] = newValue }
-    }
-
     public var keys: LazyMapSequence<JSONObject, String> { lazy.map(\.key) }
     public var values: LazyMapSequence<JSONObject, JSONValue> { lazy.map(\.value) }
 
@@ -143,32 +133,6 @@ public struct JSONObject: Sendable, Hashable {
         let (i, found) = find(key)
         guard found else { return nil }
         return members.remove(at: i).value
-    }
-
-    @discardableResult
-    public mutating func updateValue(_ value: JSONValue, forKey key: String) -> JSONValue? {
-        let (i, found) = find(key)
-        if found {
-            let old = members[i].value
-            members[i].value = value
-            return old
-        }
-        members.insert(Member(key, value), at: i)
-        return nil
-    }
-
-    public mutating func removeAll() { members.removeAll() }
-
-    public func mapValues(_ transform: (JSONValue) throws -> JSONValue) rethrows -> JSONObject {
-        var o = JSONObject()
-        o.members = try members.map { Member($0.key, try transform($0.value)) }
-        return o
-    }
-
-    public func compactMapValues(_ transform: (JSONValue) throws -> JSONValue?) rethrows -> JSONObject {
-        var o = JSONObject()
-        o.members = try members.compactMap { m in try transform(m.value).map { Member(m.key, $0) } }
-        return o
     }
 
     /// Each value transformed, as a dictionary (as Dictionary's `mapValues`).
@@ -201,19 +165,6 @@ public struct JSONObject: Sendable, Hashable {
             if found { members[i].value = try combine(members[i].value, m.value) } else { members.insert(m, at: i) }
         }
     }
-
-    public func merging(_ other: JSONObject, uniquingKeysWith combine: (JSONValue, JSONValue) throws -> JSONValue) rethrows -> JSONObject {
-        var o = self
-        try o.merge(other, uniquingKeysWith: combine)
-        return o
-    }
-
-    /// As a dictionary, for APIs that take one.
-    public var dictionary: [String: JSONValue] {
-        var d = [String: JSONValue](minimumCapacity: members.count)
-        for m in members { d[m.key] = m.value }
-        return d
-    }
 }
 
 extension JSONObject: RandomAccessCollection {
@@ -221,10 +172,6 @@ extension JSONObject: RandomAccessCollection {
     public var startIndex: Int { 0 }
     public var endIndex: Int { members.count }
     public subscript(position: Int) -> Element { (members[position].key, members[position].value) }
-    public func index(forKey key: String) -> Int? {
-        let (i, found) = find(key)
-        return found ? i : nil
-    }
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {
@@ -238,6 +185,6 @@ extension JSONObject: Codable {
         self.init(try [String: JSONValue](from: decoder))
     }
     public func encode(to encoder: any Encoder) throws {
-        try dictionary.encode(to: encoder)
+        try mapValues { $0 }.encode(to: encoder)
     }
 }

@@ -146,7 +146,7 @@ extension JSONValue {
     /// This object with `other`'s keys set on it (non-objects are returned unchanged).
     public func merging(_ other: JSONObject) -> JSONValue {
         guard case .object(var o) = self else { return self }
-        for (k, v) in other { o[k] = v }
+        o.merge(other) { _, new in new }
         return .object(o)
     }
 }
