@@ -1,6 +1,15 @@
 import ArgumentParser
+import KubeAPI
+import Logging
 
 @main
+enum Main {
+    static func main() async {
+        LoggingSystem.bootstrap { StderrLogHandler(label: $0) }
+        await Swiftlet.main()
+    }
+}
+
 struct Swiftlet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",
