@@ -250,6 +250,23 @@ private func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.
         #expect(throws: CNIError.self) { try NetworkConfigList(bytes: Data(#"{"name":"x","cniVersion":"2.0.0","plugins":[{"type":"bridge"}]}"#.utf8)) }
     }
 
+    @Test func writeMakesTheDirectoryReplacesWholeAndLeavesNoTemporaryFile() throws {
+        let dir = NSTemporaryDirectory() + "cni-write-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/results/net-c1-eth0"
+        try NetworkConfigList.write(Data("first, longer".utf8), to: path, mode: 0o600, durable: false)
+        try NetworkConfigList.write(Data("second".utf8), to: path, mode: 0o600, durable: false)
+        #expect(FileManager.default.contents(atPath: path) == Data("second".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/results") == ["net-c1-eth0"])
+        var st = stat()
+        #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        // a file where the directory should be: the error names the path, nothing is left
+        try Data().write(to: URL(fileURLWithPath: dir + "/blocked"))
+        let e = #expect(throws: CNIError.self) { try NetworkConfigList.write(Data("x".utf8), to: dir + "/blocked/a.conflist") }
+        #expect(e?.msg.contains(dir + "/blocked/a.conflist") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["blocked", "results"])
+    }
+
     @Test func invokerReportsMissingPluginAndCachesNothing() async throws {
         let dir = NSTemporaryDirectory() + "cni-inv-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -46,7 +46,7 @@ package struct CNIInvoker: NetworkPlugin {
 
     func writeCache(_ a: Attachment, _ r: CNIResult?) throws {
         let e = CacheEntry(containerId: a.containerID, ifName: a.ifName, networkName: config.name, netns: a.netns, config: config.bytes, result: r)
-        try NetworkConfigList.write(try JSONEncoder().encode(e), to: cachePath(a))
+        try NetworkConfigList.write(try JSONEncoder().encode(e), to: cachePath(a), mode: 0o600, durable: false)
     }
 
     func readCache(_ a: Attachment) -> CacheEntry? {
