@@ -28,7 +28,7 @@ fi
 # Debian packages: C libraries our C targets link, and the reference programs
 # the tests and benchmarks run against (DESIGN.md, "Reference programs").
 APT_PACKAGES=(
-  build-essential pkg-config
+  build-essential pkg-config musl-dev
   libsqlite3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev zlib1g-dev
   iproute2 nftables conntrack busybox-static etcd-server docker-registry
   containernetworking-plugins curl python3-grpcio
