@@ -595,17 +595,22 @@ static long long now_ns(void) {
 
 static char state_buf[8192];
 
-// write-temp-fsync-rename, then fsync the directory.
-static void write_state(const char *dir) {
+// write-temp-rename, so a reader never sees half a state; `durable` adds the fsyncs of the
+// file and the directory. The start (pid, started_at) is not made durable: it is on the path
+// of every container start, an agent restart reads it from the page cache, and a machine crash
+// ends the process it names (a start lost with it reads as a container that never ran). The
+// exit status is.
+static void write_state(const char *dir, int durable) {
     char tmp[4096], dst[4096];
     snprintf(tmp, sizeof tmp, "%s/state.tmp", dir);
     snprintf(dst, sizeof dst, "%s/state", dir);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return;
     write_all(fd, state_buf, strlen(state_buf));
-    fsync(fd);
+    if (durable) fsync(fd);
     close(fd);
     rename(tmp, dst);
+    if (!durable) return;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
@@ -957,12 +962,12 @@ static int run_mode(void) {
         waitpid(child, &status, 0);
         state_add("finished_at %lld\nexit_code 128\nreason ContainerCannotRun\nmessage %s\n", now_ns(), err);
         unlink_attach(state_dir);
-        write_state(state_dir);
+        write_state(state_dir, 1);
         dprintf(ready[1], "err %s", err);
         _exit(0);
     }
     if (cs[0] >= 0) close(cs[0]);
-    write_state(state_dir);
+    write_state(state_dir, 0);
     dprintf(ready[1], "ok %d", child);
     close(ready[1]);
 
@@ -1033,7 +1038,7 @@ static int run_mode(void) {
     // Nothing of ours changes in state_dir once the final state is there (the runtime may be
     // removing the directory); attached clients see EOF once the exit status is on disk.
     unlink_attach(state_dir);
-    write_state(state_dir);
+    write_state(state_dir, 1);
     for (int i = 0; i < MAXCLIENTS; i++)
         if (clients[i].fd >= 0) close(clients[i].fd);
     _exit(0);
