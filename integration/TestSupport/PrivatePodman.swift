@@ -30,9 +30,12 @@ public final class PrivatePodman: Sendable {
     }
 }
 
-/// Removes the cgroup trees `/sys/fs/cgroup/<controller><parent>` (deepest first).
+/// Removes the cgroup trees `/sys/fs/cgroup/<controller><parent>` (deepest first), a subtree
+/// the caller made for processes it started: what is still in it is SIGKILLed first (podman
+/// 4.3's `pod rm -f -a` once left a pod's conmon, infra and container running), bounded to 5 s.
 public func removeCgroupTrees(_ parent: String) {
     let fm = FileManager.default
+    var trees: [(top: String, dirs: [String])] = []
     for c in (try? fm.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
         let top = "/sys/fs/cgroup/\(c)\(parent)"
         guard fm.fileExists(atPath: top) else { continue }
@@ -42,6 +45,16 @@ public func removeCgroupTrees(_ parent: String) {
                 dirs.append(top + "/" + sub)
             }
         }
-        for d in dirs.sorted(by: { $0.count > $1.count }) + [top] { rmdir(d) }
+        trees.append((top, dirs.sorted(by: { $0.count > $1.count }) + [top]))
     }
+    let deadline = Date().addingTimeInterval(5)
+    while Date() < deadline {
+        let pids = Set(trees.flatMap(\.dirs).flatMap { d in
+            ((try? String(contentsOfFile: d + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        })
+        if pids.isEmpty { break }
+        for pid in pids { kill(pid, SIGKILL) }
+        usleep(50_000)
+    }
+    for t in trees { for d in t.dirs { rmdir(d) } }
 }
