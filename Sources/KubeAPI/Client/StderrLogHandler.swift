@@ -15,9 +15,18 @@ public struct StderrLogHandler: LogHandler {
 
     public init(label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
         self.init(label: label, metadataProvider: metadataProvider) { line in
-            // one write per line, so lines of concurrent loggers never interleave
+            // one write per line, so lines of concurrent loggers never interleave (a pipe
+            // takes up to PIPE_BUF bytes whole); the rest of a longer or interrupted write follows
             var line = line
-            line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            line.withUTF8 { buf in
+                var off = 0
+                while off < buf.count {
+                    let n = write(2, buf.baseAddress! + off, buf.count - off)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return }
+                    off += n
+                }
+            }
         }
     }
 
