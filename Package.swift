@@ -16,8 +16,8 @@ let swiftSettings: [SwiftSetting] = [
 // musl: glibc's start-up asks CPUID for the cache sizes ~80 times, and in a VM every CPUID is
 // a trap to the hypervisor (~9 µs on the machines we measure on): 0.8 ms of CPU per exec,
 // where musl's start-up takes 0.04 ms. SwiftPM links through swiftc, which adds the Swift
-// runtime's image registration (swiftrt.o); each program defines the two symbols it needs
-// (Sources/*/no_swift_runtime.c) so nothing of the Swift runtime is linked in. Linux's own
+// runtime's image registration (swiftrt.o); both link the NoSwiftRuntime target, which defines
+// the two symbols that needs, so nothing of the Swift runtime is linked in. Linux's own
 // headers (linux/, asm/) come after musl's.
 #if arch(x86_64)
 let muslTriple = "x86_64-linux-musl", gnuTriple = "x86_64-linux-gnu"
@@ -63,8 +63,10 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", path: "Sources/CLinux/CSeccomp", pkgConfig: "libseccomp"),
         .systemLibrary(name: "CCap", path: "Sources/CLinux/CCap", pkgConfig: "libcap"),
         .systemLibrary(name: "CZlib", path: "Sources/CLinux/CZlib", pkgConfig: "zlib"),
-        .executableTarget(name: "pause", path: "Sources/pause", cSettings: muslC, linkerSettings: muslLink),
-        .executableTarget(name: "swiftlet-shim", path: "Sources/swiftlet-shim", cSettings: muslC, linkerSettings: muslLink),
+        .target(name: "NoSwiftRuntime", path: "Sources/CLinux/NoSwiftRuntime", cSettings: muslC),
+        .executableTarget(name: "pause", dependencies: ["NoSwiftRuntime"], path: "Sources/pause", cSettings: muslC, linkerSettings: muslLink),
+        .executableTarget(name: "swiftlet-shim", dependencies: ["NoSwiftRuntime"], path: "Sources/swiftlet-shim", cSettings: muslC,
+                          linkerSettings: muslLink),
 
         // MARK: shared API types, codecs, client
         .target(
