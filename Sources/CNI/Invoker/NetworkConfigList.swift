@@ -76,9 +76,9 @@ package struct NetworkConfigList: Sendable {
     /// agent's CPU in a 100-pod burst.
     package static func write(_ data: Data, to path: String, mode: UInt32 = 0o644, durable: Bool = true) throws {
         let tmp = path + ".tmp.\(getpid())"
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
         if fd < 0 && errno == ENOENT {
-            let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
         }
@@ -105,7 +105,6 @@ package struct NetworkConfigList: Sendable {
             throw CNIError(.ioFailure, "cannot write \(path): rename: \(why)")
         }
         guard durable else { return }
-        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             fsync(dfd)

@@ -254,7 +254,7 @@ private struct _KeyedDec<Key: CodingKey>: KeyedDecodingContainerProtocol {
         var rest = JSONObject()
         for (i, m) in object.members.enumerated() where !decoder.isConsumed(i) { rest.members.append(m) }  // in order already
         if let collector = decoder.collector {
-            for k in rest.keys.sorted() { collector.paths.append(pathString(codingPath + [NameKey(k)])) }
+            for k in rest.keys { collector.paths.append(pathString(codingPath + [NameKey(k)])) }  // sorted already
         }
         return UnknownFields(rest)
     }
