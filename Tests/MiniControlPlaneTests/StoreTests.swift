@@ -1,6 +1,7 @@
 import KubeAPI
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 @testable import MiniControlPlane
 
@@ -13,6 +14,37 @@ import Testing
     }
     let temp = TempDir()
     func tempDB() -> String { temp.url.appendingPathComponent("state-\(UUID().uuidString.prefix(6)).db").path }
+
+    /// Reads are served from the in-memory copy under a lock, not on the store's actor: a get
+    /// or list made while the actor prepares a commit (here: a value closure that will not
+    /// return before the read is done, for at most 5 s) answers at once, with the state
+    /// before that commit.
+    @Test func readsDoNotWaitForTheWriter() async throws {
+        let s = try SQLiteStore(path: ":memory:")
+        _ = try await s.write(.create(key: "/registry/pods/ns/a") { _ in Array("a".utf8) })
+        struct Flags { var closureRunning = false, readDone = false, sawRead = false }
+        final class Box: Sendable { let m = Mutex(Flags()) }
+        let box = Box()
+        let reader = Thread {
+            let deadline = Date().addingTimeInterval(5)
+            while !box.m.withLock({ $0.closureRunning }) && Date() < deadline { usleep(1000) }
+            let a = s.get("/registry/pods/ns/a"), b = s.get("/registry/pods/ns/b")
+            let listed = s.list(prefix: "/registry/pods/")
+            let ok = a?.value == Array("a".utf8) && b == nil && listed.items.map(\.key) == ["/registry/pods/ns/a"] && listed.revision == 1
+                && s.count(prefix: "/registry/pods/") == 1
+            box.m.withLock { $0.readDone = ok }
+        }
+        reader.start()
+        _ = try await s.write(.create(key: "/registry/pods/ns/b") { _ in
+            box.m.withLock { $0.closureRunning = true }
+            let deadline = Date().addingTimeInterval(5)
+            while !box.m.withLock({ $0.readDone }) && Date() < deadline { usleep(1000) }
+            box.m.withLock { $0.sawRead = $0.readDone }
+            return Array("b".utf8)
+        })
+        #expect(box.m.withLock { $0.sawRead }, "the reads did not answer while the actor was busy (or saw the wrong state)")
+        #expect(s.get("/registry/pods/ns/b")?.modRevision == 2)
+    }
 
     @Test func revisionsIncreaseAndConflictsAreDetected() async throws {
         let s = try SQLiteStore(path: ":memory:")
@@ -28,7 +60,7 @@ import Testing
             _ = try await s.write(.update(key: "/registry/pods/ns/a", expected: 1) { _ in [] })
         }
         _ = try await s.write(.delete(key: "/registry/pods/ns/a", expected: 2))
-        #expect(await s.get("/registry/pods/ns/a") == nil)
+        #expect(s.get("/registry/pods/ns/a") == nil)
         #expect(await s.currentRevision() == 3)
     }
 
@@ -43,7 +75,7 @@ import Testing
             #expect(revs.count == 200)
             #expect(revs == Set(1...200))
         }
-        #expect(await s.count(prefix: "/registry/configmaps/") == 200)
+        #expect(s.count(prefix: "/registry/configmaps/") == 200)
     }
 
     @Test func watchReplaysHistoryThenLiveWithoutGaps() async throws {
@@ -78,7 +110,7 @@ import Testing
         }
         let s2 = try SQLiteStore(path: path)
         #expect(await s2.currentRevision() == 51)
-        #expect(await s2.count(prefix: "/registry/pods/") == 49)
+        #expect(s2.count(prefix: "/registry/pods/") == 49)
         // history survives too: a watcher can resume from before the restart
         let stream = try await s2.watch(prefix: "/registry/pods/", after: 49)
         var types: [StoreEventType] = []
@@ -105,7 +137,7 @@ import Testing
         let s2 = try SQLiteStore(path: path)
         #expect(await s2.currentRevision() == 8)
         #expect(await s2.compactedRevision() == 8)
-        let values = await s2.list(prefix: "/registry/pods/").items.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)" }
+        let values = s2.list(prefix: "/registry/pods/").items.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)" }
         #expect(values == ["/registry/pods/ns/p0=v1@1/1", "/registry/pods/ns/p1=v5@2/5"])
         // the next write continues the revisions, and a watch from the compaction point replays nothing old
         let stream = try await s2.watch(prefix: "/registry/pods/", after: 8)
@@ -135,7 +167,7 @@ import Testing
         }
         let s = try SQLiteStore(path: path)
         #expect(await s.currentRevision() == 4)
-        let values = await s.list(prefix: "/registry/pods/").items.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)" }
+        let values = s.list(prefix: "/registry/pods/").items.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)" }
         #expect(values == ["/registry/pods/ns/a=a1@1/1", "/registry/pods/ns/b=b3@2/3"])
         let stream = try await s.watch(prefix: "/registry/pods/", after: 2)
         var seen: [Int64] = []

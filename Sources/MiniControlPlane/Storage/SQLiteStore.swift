@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The default `Store`: SQLite through GRDB in WAL mode with `synchronous=FULL`, so every
 /// acknowledged write survives SIGKILL and power loss.
@@ -9,6 +10,10 @@ import GRDB
 /// from an in-memory copy of the key space (the "watch cache" of the Kubernetes API server),
 /// which is only updated after the transaction is durable. Watch history is the `log`
 /// table, mirrored in memory back to the compaction point.
+///
+/// `get`, `list` and `count` read that copy under a lock, on the caller's thread: every
+/// create (its namespace) and every patch (the object) reads once before it writes, and a
+/// hop onto the actor and back cost more than the read.
 public actor SQLiteStore: Store {
     private struct Entry {
         var value: [UInt8]
@@ -27,8 +32,15 @@ public actor SQLiteStore: Store {
     }
 
     private let db: DatabaseQueue
-    /// Buckets by resource prefix (`/registry/pods/`) so lists only scan their own kind.
-    private var buckets: [String: [String: Entry]] = [:]
+    /// What reads see: the durable key space and its revision, changed together.
+    private struct View {
+        /// Buckets by resource prefix (`/registry/pods/`) so lists only scan their own kind.
+        var buckets: [String: [String: Entry]] = [:]
+        var revision: Int64 = 0
+    }
+
+    private let view = Mutex(View())
+    /// The newest durable revision (also `view.revision`); the actor's own copy.
     private var revision: Int64 = 0
     private var compacted: Int64 = 0
     private var history: [StoreEvent] = []
@@ -83,7 +95,7 @@ public actor SQLiteStore: Store {
                 rev = max(rev, kv.modRevision)
             }
         }
-        buckets = loaded
+        view.withLock { $0 = View(buckets: loaded, revision: rev) }
         revision = rev
         compacted = comp
         history = hist
@@ -141,25 +153,35 @@ public actor SQLiteStore: Store {
     public func currentRevision() -> Int64 { revision }
     public func compactedRevision() -> Int64 { compacted }
 
-    public func get(_ key: String) -> KeyValue? {
-        guard let e = buckets[Self.bucket(of: key)]?[key] else { return nil }
+    private nonisolated func entry(_ key: String) -> Entry? {
+        let b = Self.bucket(of: key)
+        return view.withLock { $0.buckets[b]?[key] }
+    }
+
+    public nonisolated func get(_ key: String) -> KeyValue? {
+        guard let e = entry(key) else { return nil }
         return KeyValue(key: key, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision)
     }
 
-    public func list(prefix: String) -> (items: [KeyValue], revision: Int64) {
+    public nonisolated func list(prefix: String) -> (items: [KeyValue], revision: Int64) {
+        // The matching buckets are copied out (a reference each) and walked outside the lock.
+        let (matching, rev) = view.withLock { v in
+            (v.buckets.filter { b, _ in b.hasPrefix(prefix) || prefix.hasPrefix(b) }.map(\.value), v.revision)
+        }
         var out: [KeyValue] = []
-        for (b, entries) in buckets where b.hasPrefix(prefix) || prefix.hasPrefix(b) {
+        for entries in matching {
             for (k, e) in entries where k.hasPrefix(prefix) {
                 out.append(KeyValue(key: k, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision))
             }
         }
         out.sort { $0.key < $1.key }
-        return (out, revision)
+        return (out, rev)
     }
 
-    public func count(prefix: String) -> Int {
+    public nonisolated func count(prefix: String) -> Int {
+        let matching = view.withLock { v in v.buckets.filter { b, _ in b.hasPrefix(prefix) || prefix.hasPrefix(b) }.map(\.value) }
         var n = 0
-        for (b, entries) in buckets where b.hasPrefix(prefix) || prefix.hasPrefix(b) {
+        for entries in matching {
             n += entries.keys.lazy.filter { $0.hasPrefix(prefix) }.count
         }
         return n
@@ -190,7 +212,7 @@ public actor SQLiteStore: Store {
             var rev = revision
             for p in batch {
                 let key = p.op.key
-                let current: Entry? = staged[key] ?? buckets[Self.bucket(of: key)]?[key]
+                let current: Entry? = staged[key] ?? entry(key)
                 do {
                     switch p.op {
                     case .create(_, let make):
@@ -250,11 +272,15 @@ public actor SQLiteStore: Store {
                 for p in batch { p.continuation.resume(throwing: StoreError.io("\(error)")) }
                 continue
             }
-            // Durable: publish to memory, history and watchers, in revision order.
+            // Durable: publish to memory, history and watchers, in revision order (with no
+            // suspension in between, so a watch registered on the actor sees no gap).
             revision = finalRev
-            for (key, e) in staged {
-                let b = Self.bucket(of: key)
-                if let e { buckets[b, default: [:]][key] = e } else { buckets[b]?[key] = nil }
+            view.withLock { v in
+                v.revision = finalRev
+                for (key, e) in staged {
+                    let b = Self.bucket(of: key)
+                    if let e { v.buckets[b, default: [:]][key] = e } else { v.buckets[b]?[key] = nil }
+                }
             }
             for (p, r) in zip(batch, results) {
                 switch r {
