@@ -121,15 +121,67 @@ public struct LabelSelectorExpr: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func validateKey(_ key: String) throws {
-        guard key.count <= 317, key.allSatisfy({ $0.isLetter || $0.isNumber || "-_./".contains($0) }) else {
+        guard isValidKey(key) else {
             throw ParseError(description: "invalid label key \"\(key)\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
         }
     }
 
     public static func validateValue(_ v: String) throws {
-        guard v.count <= 63, v.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+        guard isValidValue(v) else {
             throw ParseError(description: "invalid label value: \"\(v)\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
         }
+    }
+
+    /// A qualified name as Kubernetes' `IsQualifiedName` reads it: an optional DNS-1123
+    /// subdomain prefix and '/', then a name of 1–63 characters matching
+    /// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`. On the bytes (ASCII only, as there).
+    public static func isValidKey(_ key: String) -> Bool {
+        var k = key
+        return k.withUTF8 { u in
+            guard let slash = u.firstIndex(of: UInt8(ascii: "/")) else { return isLabelName(u[...]) }
+            let prefix = u[..<slash], name = u[(slash + 1)...]
+            guard !name.contains(UInt8(ascii: "/")) else { return false }
+            return isDNS1123Subdomain(prefix) && isLabelName(name)
+        }
+    }
+
+    /// Empty, or 1–63 characters matching `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`.
+    public static func isValidValue(_ v: String) -> Bool {
+        var s = v
+        return s.withUTF8 { u in u.isEmpty || isLabelName(u[...]) }
+    }
+
+    private static func isAlnum(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+    }
+
+    private static func isLabelName(_ u: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        guard let first = u.first, let last = u.last, u.count <= 63, isAlnum(first), isAlnum(last) else { return false }
+        return u.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+    }
+
+    /// At most 253 characters: dot-separated labels of lowercase letters, digits and '-',
+    /// each starting and ending with a letter or digit.
+    private static func isDNS1123Subdomain(_ u: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        guard !u.isEmpty, u.count <= 253 else { return false }
+        var labelStart = true
+        var previous: UInt8 = 0
+        for c in u {
+            let lowerAlnum = (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+            if c == UInt8(ascii: ".") {
+                if labelStart || previous == UInt8(ascii: "-") { return false }
+                labelStart = true
+            } else if c == UInt8(ascii: "-") {
+                if labelStart { return false }
+            } else if lowerAlnum {
+                labelStart = false
+            } else {
+                return false
+            }
+            previous = c
+        }
+        return !labelStart && previous != UInt8(ascii: "-")
     }
 
     public func matches(_ labels: [String: String]) -> Bool {

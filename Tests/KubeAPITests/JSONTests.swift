@@ -120,6 +120,10 @@ import Testing
         ("100m", 100_000_000), ("1", 1_000_000_000), ("1Ki", 1_024_000_000_000),
         ("1.5", 1_500_000_000), ("1e3", 1_000_000_000_000), ("2Gi", 2_147_483_648_000_000_000),
         ("0.1m", 100_000), ("1n", 1), ("-5m", -5_000_000), ("500M", 500_000_000_000_000_000),
+        ("5.", 5_000_000_000), (".5", 500_000_000), ("+1", 1_000_000_000), ("1E", 1_000_000_000_000_000_000_000_000_000),
+        ("1E3", 1_000_000_000_000), ("1e-3", 1_000_000), ("1e+3", 1_000_000_000_000), ("1e0003", 1_000_000_000_000),
+        ("1Ei", Int128(1) << 60 * 1_000_000_000), ("1u", 1_000), ("0.5n", 1), ("1.5Ki", 1_536_000_000_000),
+        ("123456789012345678901234567890n", 123_456_789_012_345_678_901_234_567_890), ("-0", 0),
     ]
     @Test(arguments: cases)
     func parsesExactly(_ text: String, _ nanos: Int128) throws {
@@ -134,10 +138,30 @@ import Testing
         #expect(try Quantity("1.1").value == 2)  // rounds up, as Kubernetes' Value()
     }
 
-    @Test(arguments: ["", "abc", "1.2.3", "1Zi", "m", "--1", "1e999"])
+    @Test(arguments: ["", "abc", "1.2.3", "1Zi", "m", "--1", "1e999", "1ki", "1e31", "1e-31", "e", "1e", "1e+", "+", ".", "..",
+                      "1234567890123456789012345678901", "\u{FF11}", "1 ", " 1", "1i", "1Kii", "1e3m", "1e 3", "1\u{301}"])
     func rejectsInvalid(_ text: String) {
         #expect(throws: Quantity.ParseError.self) { try Quantity(text) }
     }
+}
+
+@Suite struct LabelSyntaxTests {
+    @Test(arguments: ["app", "example.com/app", "a.b-c_d", "A1", "k8s.io/Name_1", String(repeating: "a", count: 63),
+                      String(repeating: "a", count: 253) + "/x"])
+    func validKeys(_ k: String) { #expect(LabelSelectorExpr.isValidKey(k)) }
+
+    @Test(arguments: ["", "-a", "a-", "_a", "Example.com/app", "a/b/c", "/a", "a/", String(repeating: "a", count: 64), "\u{E4}",
+                      "a b", "ex..com/a", "-ex.com/a", "ex-.com/a", String(repeating: "a", count: 254) + "/x"])
+    func invalidKeys(_ k: String) {
+        #expect(!LabelSelectorExpr.isValidKey(k))
+        #expect(throws: LabelSelectorExpr.ParseError.self) { try LabelSelectorExpr.validateKey(k) }
+    }
+
+    @Test(arguments: ["", "v1.2_3-x", "A", String(repeating: "z", count: 63)])
+    func validValues(_ v: String) { #expect(LabelSelectorExpr.isValidValue(v)) }
+
+    @Test(arguments: ["-x", "x-", ".x", String(repeating: "z", count: 64), "\u{E9}", "a/b", "a b"])
+    func invalidValues(_ v: String) { #expect(!LabelSelectorExpr.isValidValue(v)) }
 }
 
 @Suite struct SelectorTests {

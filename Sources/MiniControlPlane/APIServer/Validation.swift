@@ -49,15 +49,15 @@ public enum Validation {
     static func validateMeta(_ obj: JSONValue) -> [FieldError] {
         var errs: [FieldError] = []
         if let labels = obj.value(at: ["metadata", "labels"])?.objectValue {
-            for (k, v) in labels.sorted(by: { $0.key < $1.key }) {
+            for (k, v) in labels {  // a JSONObject's members are in key order
                 guard let s = v.stringValue else {
                     errs.append(.invalid("metadata.labels", v, "must be a string"))
                     continue
                 }
-                if (try? LabelSelectorExpr.validateKey(k)) == nil || k.isEmpty {
+                if !LabelSelectorExpr.isValidKey(k) {
                     errs.append(.invalid("metadata.labels", .string(k), "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"))
                 }
-                if (try? LabelSelectorExpr.validateValue(s)) == nil {
+                if !LabelSelectorExpr.isValidValue(s) {
                     errs.append(.invalid("metadata.labels", .string(s), "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"))
                 }
             }
