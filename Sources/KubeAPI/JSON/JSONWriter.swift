@@ -2,7 +2,7 @@
 public enum JSONWriter {
     public static func bytes(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(1024)
         write(value, into: &out)
         return out
     }
@@ -28,13 +28,14 @@ public enum JSONWriter {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             // members are kept sorted by key: the same object always gives the same bytes
-            var first = true
-            for m in o.members {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                writeString(m.key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                write(m.value, into: &out)
+            // through the buffer: no copy (retain and release) of each member
+            o.members.withUnsafeBufferPointer { members in
+                for i in members.indices {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    writeString(members[i].key, into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    write(members[i].value, into: &out)
+                }
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -80,13 +81,13 @@ public enum JSONWriter {
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escaping: copy them whole.
-        var s = s
-        let done: Bool = s.withUTF8 { u in
+        // Most strings need no escaping: copy them whole (native and small strings are
+        // contiguous UTF-8 and need no copy of the String to be read; others take the loop).
+        let done: Bool = s.utf8.withContiguousStorageIfAvailable { u in
             for b in u where needsEscape(b) { return false }
             out.append(contentsOf: u)
             return true
-        }
+        } ?? false
         if done {
             out.append(UInt8(ascii: "\""))
             return
