@@ -135,13 +135,18 @@ public struct LabelSelectorExpr: Sendable, Hashable, CustomStringConvertible {
     /// A qualified name as Kubernetes' `IsQualifiedName` reads it: an optional DNS-1123
     /// subdomain prefix and '/', then a name of 1–63 characters matching
     /// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`. On the bytes (ASCII only, as there).
-    public static func isValidKey(_ key: String) -> Bool {
+    public static func isValidKey(_ key: String) -> Bool { keyProblem(key) == nil }
+
+    /// Which part of a label key breaks `IsQualifiedName`, if any (upstream words its error by part).
+    public enum KeyPart: Sendable { case prefix, name }
+
+    public static func keyProblem(_ key: String) -> KeyPart? {
         var k = key
         return k.withUTF8 { u in
-            guard let slash = u.firstIndex(of: UInt8(ascii: "/")) else { return isLabelName(u[...]) }
+            guard let slash = u.firstIndex(of: UInt8(ascii: "/")) else { return isLabelName(u[...]) ? nil : .name }
             let prefix = u[..<slash], name = u[(slash + 1)...]
-            guard !name.contains(UInt8(ascii: "/")) else { return false }
-            return isDNS1123Subdomain(prefix) && isLabelName(name)
+            if !isDNS1123Subdomain(prefix) { return .prefix }
+            return !name.contains(UInt8(ascii: "/")) && isLabelName(name) ? nil : .name
         }
     }
 

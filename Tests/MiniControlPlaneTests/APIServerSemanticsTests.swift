@@ -79,6 +79,32 @@ import Testing
         }
     }
 
+    /// Label keys and values as kube-apiserver checks them: a 422 naming the key or value and
+    /// the part at fault (a prefix that is not a lowercase DNS subdomain, or the name part),
+    /// nothing stored; upstream-valid labels pass.
+    @Test(arguments: [
+        ("Example.com/app", "v", "prefix part a lowercase RFC 1123 subdomain"),
+        ("-app", "v", "name part must consist of alphanumeric characters"),
+        ("example.com/", "v", "name part must consist of alphanumeric characters"),
+        ("app", "-v", "a valid label must be an empty string"),
+        ("app", "v\u{E9}", "a valid label must be an empty string"),
+    ])
+    func invalidLabelsAreRefusedByPart(_ key: String, _ value: String, _ words: String) async throws {
+        let api = try await server()
+        let pods = await res(api, "", "pods")
+        var p = pod("labelled")
+        p.setValue(.object([key: .string(value)]), at: ["metadata", "labels"])
+        do {
+            _ = try await api.create(pods, namespace: "default", body: p, options: WriteOptions())
+            Issue.record("labels \(key)=\(value) were accepted")
+        } catch let s as Status {
+            #expect(s.code == 422 && s.message?.contains("metadata.labels") == true && s.message?.contains(words) == true, "\(s.message ?? "")")
+        }
+        await #expect(throws: Status.self) { _ = try await api.get(pods, namespace: "default", name: "labelled") }
+        p.setValue(["example.com/app": "Web_1.x", "tier": "", "k8s.io/part-of": "a-b"], at: ["metadata", "labels"])
+        _ = try await api.create(pods, namespace: "default", body: p, options: WriteOptions())
+    }
+
     @Test func boundPodDeletionIsGracefulUntilTheNodeConfirms() async throws {
         let api = try await server()
         let pods = await res(api, "", "pods")

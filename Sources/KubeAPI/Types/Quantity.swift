@@ -68,6 +68,7 @@ public struct Quantity: Sendable, Hashable, Comparable, Codable, CustomStringCon
         let rest = n - i
         func at(_ k: Int) -> UInt8 { u[i + k] }
         if rest == 0 {
+            // no suffix: units
         } else if rest == 2, at(1) == UInt8(ascii: "i"), let b = binaryShift(at(0)) {
             exp2 = b
         } else if rest == 1, let d = decimalExponent(at(0)) {

@@ -54,7 +54,9 @@ public enum Validation {
                     errs.append(.invalid("metadata.labels", v, "must be a string"))
                     continue
                 }
-                if !LabelSelectorExpr.isValidKey(k) {
+                if LabelSelectorExpr.keyProblem(k) == .prefix {
+                    errs.append(.invalid("metadata.labels", .string(k), "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"))
+                } else if !LabelSelectorExpr.isValidKey(k) {
                     errs.append(.invalid("metadata.labels", .string(k), "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"))
                 }
                 if !LabelSelectorExpr.isValidValue(s) {
