@@ -54,10 +54,13 @@ public enum Validation {
                     errs.append(.invalid("metadata.labels", v, "must be a string"))
                     continue
                 }
-                if LabelSelectorExpr.keyProblem(k) == .prefix {
+                switch LabelSelectorExpr.keyProblem(k) {
+                case .prefix?:
                     errs.append(.invalid("metadata.labels", .string(k), "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"))
-                } else if !LabelSelectorExpr.isValidKey(k) {
+                case .name?:
                     errs.append(.invalid("metadata.labels", .string(k), "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"))
+                case nil:
+                    break
                 }
                 if !LabelSelectorExpr.isValidValue(s) {
                     errs.append(.invalid("metadata.labels", .string(s), "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"))

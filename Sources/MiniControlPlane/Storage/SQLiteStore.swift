@@ -40,8 +40,8 @@ public actor SQLiteStore: Store {
     }
 
     private let view = Mutex(View())
-    /// The newest durable revision (also `view.revision`); the actor's own copy.
-    private var revision: Int64 = 0
+    /// The newest durable revision.
+    private nonisolated var revision: Int64 { view.withLock { $0.revision } }
     private var compacted: Int64 = 0
     private var history: [StoreEvent] = []
     private var pending: [Pending] = []
@@ -96,7 +96,6 @@ public actor SQLiteStore: Store {
             }
         }
         view.withLock { $0 = View(buckets: loaded, revision: rev) }
-        revision = rev
         compacted = comp
         history = hist
     }
@@ -163,11 +162,14 @@ public actor SQLiteStore: Store {
         return KeyValue(key: key, value: e.value, createRevision: e.createRevision, modRevision: e.modRevision)
     }
 
+    /// The buckets that can hold keys under `prefix`, copied out (a reference each) to be walked
+    /// outside the lock, and the revision they reflect.
+    private nonisolated func buckets(under prefix: String) -> (buckets: [[String: Entry]], revision: Int64) {
+        view.withLock { v in (v.buckets.filter { b, _ in b.hasPrefix(prefix) || prefix.hasPrefix(b) }.map(\.value), v.revision) }
+    }
+
     public nonisolated func list(prefix: String) -> (items: [KeyValue], revision: Int64) {
-        // The matching buckets are copied out (a reference each) and walked outside the lock.
-        let (matching, rev) = view.withLock { v in
-            (v.buckets.filter { b, _ in b.hasPrefix(prefix) || prefix.hasPrefix(b) }.map(\.value), v.revision)
-        }
+        let (matching, rev) = buckets(under: prefix)
         var out: [KeyValue] = []
         for entries in matching {
             for (k, e) in entries where k.hasPrefix(prefix) {
@@ -179,9 +181,8 @@ public actor SQLiteStore: Store {
     }
 
     public nonisolated func count(prefix: String) -> Int {
-        let matching = view.withLock { v in v.buckets.filter { b, _ in b.hasPrefix(prefix) || prefix.hasPrefix(b) }.map(\.value) }
         var n = 0
-        for entries in matching {
+        for entries in buckets(under: prefix).buckets {
             n += entries.keys.lazy.filter { $0.hasPrefix(prefix) }.count
         }
         return n
@@ -274,7 +275,6 @@ public actor SQLiteStore: Store {
             }
             // Durable: publish to memory, history and watchers, in revision order (with no
             // suspension in between, so a watch registered on the actor sees no gap).
-            revision = finalRev
             view.withLock { v in
                 v.revision = finalRev
                 for (key, e) in staged {
