@@ -46,6 +46,36 @@ import Testing
         #expect(s.get("/registry/pods/ns/b")?.modRevision == 2)
     }
 
+    /// `submit` serves callers that are not tasks (an event loop): writes submitted from a
+    /// plain thread commit together in order, each completion runs once, after the write is
+    /// readable, with its own outcome.
+    @Test func submittedWritesCompleteInOrderWithTheirOwnOutcome() async throws {
+        let s = try SQLiteStore(path: ":memory:")
+        final class Outcomes: Sendable { let m = Mutex<[Int: Result<Int64, StoreError>]>([:]) }
+        let outcomes = Outcomes()
+        let submitter = Thread {
+            for i in 0..<20 {
+                // the 10th creates a key the 5th already made: it alone fails
+                let key = "/registry/pods/ns/p\(i == 10 ? 5 : i)"
+                s.submit(.create(key: key) { rev in Array("\(rev)".utf8) }) { outcome in
+                    let visible = s.get(key) != nil
+                    outcomes.m.withLock { o in
+                        precondition(o[i] == nil, "completion \(i) ran twice")
+                        o[i] = outcome.map { kv in visible ? kv.modRevision : -1 }.mapError { $0 as? StoreError ?? .io("\($0)") }
+                    }
+                }
+            }
+        }
+        submitter.start()
+        // a bound only: with the whole suite running, the store's flush may wait for a thread
+        let deadline = ContinuousClock.now + .seconds(30)
+        while outcomes.m.withLock({ $0.count }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let got = outcomes.m.withLock { $0 }
+        #expect(got[10] == .failure(.keyExists("/registry/pods/ns/p5")))
+        let revisions = (0..<20).filter { $0 != 10 }.compactMap { try? got[$0]?.get() }
+        #expect(revisions == Array(1...19))
+    }
+
     @Test func revisionsIncreaseAndConflictsAreDetected() async throws {
         let s = try SQLiteStore(path: ":memory:")
         let a = try await s.write(.create(key: "/registry/pods/ns/a") { rev in Array("a\(rev)".utf8) })
@@ -267,19 +297,19 @@ import Testing
 }
 
 @Suite struct AllocatorTests {
-    @Test func clusterIPsAreUniqueAndConflictsDetected() async throws {
+    @Test func clusterIPsAreUniqueAndConflictsDetected() throws {
         let a = ServiceAllocators(serviceCIDR: "10.96.0.0/28")
         var seen = Set<String>()
-        for _ in 0..<14 { seen.insert(try await a.allocateIP(nil)) }
+        for _ in 0..<14 { seen.insert(try a.allocateIP(nil)) }
         #expect(seen.count == 14)
-        await #expect(throws: ServiceAllocators.AllocationError.ipRangeFull) { _ = try await a.allocateIP(nil) }
+        #expect(throws: ServiceAllocators.AllocationError.ipRangeFull) { _ = try a.allocateIP(nil) }
         let b = ServiceAllocators()
-        #expect(try await b.allocateIP("10.96.0.10") == "10.96.0.10")
-        await #expect(throws: ServiceAllocators.AllocationError.ipAllocated("10.96.0.10")) { _ = try await b.allocateIP("10.96.0.10") }
-        await #expect(throws: ServiceAllocators.AllocationError.ipOutOfRange("192.0.2.1")) { _ = try await b.allocateIP("192.0.2.1") }
-        #expect(try await b.allocatePort(30080) == 30080)
-        await #expect(throws: ServiceAllocators.AllocationError.portAllocated(30080)) { _ = try await b.allocatePort(30080) }
-        await #expect(throws: ServiceAllocators.AllocationError.portOutOfRange(80)) { _ = try await b.allocatePort(80) }
+        #expect(try b.allocateIP("10.96.0.10") == "10.96.0.10")
+        #expect(throws: ServiceAllocators.AllocationError.ipAllocated("10.96.0.10")) { _ = try b.allocateIP("10.96.0.10") }
+        #expect(throws: ServiceAllocators.AllocationError.ipOutOfRange("192.0.2.1")) { _ = try b.allocateIP("192.0.2.1") }
+        #expect(try b.allocatePort(30080) == 30080)
+        #expect(throws: ServiceAllocators.AllocationError.portAllocated(30080)) { _ = try b.allocatePort(30080) }
+        #expect(throws: ServiceAllocators.AllocationError.portOutOfRange(80)) { _ = try b.allocatePort(80) }
     }
 }
 

@@ -72,6 +72,10 @@ extension APIServer {
     public func create(_ r: ResourceInfo, namespace: String?, body: JSONValue, options: WriteOptions) async throws
         -> WriteResult
     {
+        try await run(createStep(r, namespace: namespace, body: body, options: options))
+    }
+
+    func createStep(_ r: ResourceInfo, namespace: String?, body: JSONValue, options: WriteOptions) throws -> WriteStep {
         try checkKind(r, body)
         var obj = body
         obj["apiVersion"] = .string(r.groupVersion)
@@ -97,7 +101,7 @@ extension APIServer {
         var errs = Validation.validateName(r, name)
         errs += Validation.validate(r, obj)
         if !errs.isEmpty { throw APIError.invalid(r, name, errs) }
-        try await namespaceCheck(r, namespace, name: name)
+        try namespaceCheck(r, namespace, name: name)
 
         let now = Self.now()
         meta["uid"] = .string(Self.newUID())
@@ -111,13 +115,13 @@ extension APIServer {
         if r.hasStatus && r.resource != "pods" && r.resource != "nodes" && r.resource != "namespaces" && r.resource != "services" {
             obj["status"] = nil
         }
-        if r.group == "", r.resource == "pods" { try await admitPriority(r, &obj, name: name) }
+        if r.group == "", r.resource == "pods" { try admitPriority(r, &obj, name: name) }
         try Defaults.apply(r, &obj)
         recordManagedFields(&obj, old: nil, manager: options.fieldManager, operation: "Update", config: obj, apiVersion: r.groupVersion, time: now, subresource: nil)
 
         var allocated = Allocation()
         if r.group == "", r.resource == "services" {
-            allocated = try await allocateService(r, &obj, name: name, previous: nil)
+            allocated = try allocateService(r, &obj, name: name, previous: nil)
         }
         if r.group == "", r.resource == "namespaces" {
             obj["spec"] = ["finalizers": ["kubernetes"]]
@@ -125,23 +129,25 @@ extension APIServer {
         }
         if r.group == "apiextensions.k8s.io" { obj["status"] = Self.crdStatus(obj) }
         if options.dryRun {
-            await release(allocated)
-            return WriteResult(object: obj, warnings: warnings)
+            release(allocated)
+            return .done(WriteResult(object: obj, warnings: warnings))
         }
-        let frozen = obj
-        do {
-            let kv = try await store.write(.create(key: r.key(namespace: namespace, name: name), value: APIServer.stamped(frozen)))
-            let stored = Self.versioned(frozen, kv.modRevision)
-            if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
-                registry.register(crd: crd)
+        let (frozen, claimed, created) = (obj, allocated, name)
+        return .commit(.create(key: r.key(namespace: namespace, name: created), value: APIServer.stamped(frozen))) { outcome in
+            do {
+                let kv = try outcome.get()
+                let stored = Self.versioned(frozen, kv.modRevision)
+                if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
+                    self.registry.register(crd: crd)
+                }
+                return .done(WriteResult(object: stored, warnings: warnings, bytes: kv.value))
+            } catch StoreError.keyExists {
+                self.release(claimed)
+                throw APIError.alreadyExists(r, created)
+            } catch {
+                self.release(claimed)
+                throw error
             }
-            return WriteResult(object: stored, warnings: warnings, bytes: kv.value)
-        } catch StoreError.keyExists {
-            await release(allocated)
-            throw APIError.alreadyExists(r, name)
-        } catch {
-            await release(allocated)
-            throw error
         }
     }
 
@@ -163,7 +169,7 @@ extension APIServer {
 
     public func get(_ r: ResourceInfo, namespace: String?, name: String) async throws -> JSONValue {
         if r.resource == "componentstatuses" { return componentStatus(name) ?? { () -> JSONValue in .null }() }
-        guard let kv = try await store.get(r.key(namespace: namespace, name: name)) else {
+        guard let kv = store.get(r.key(namespace: namespace, name: name)) else {
             throw APIError.notFound(r, name)
         }
         return try decodeStored(kv)
@@ -191,7 +197,7 @@ extension APIServer {
             else { throw APIError.badRequest("continue key is not valid: illegal base64 data") }
             start = s
         }
-        let (kvs, rev) = try await store.list(prefix: prefix)
+        let (kvs, rev) = store.list(prefix: prefix)
         var items: [JSONValue] = []
         var next: String? = nil
         var remaining: Int64 = 0
@@ -238,6 +244,12 @@ extension APIServer {
     public func update(_ r: ResourceInfo, namespace: String?, name: String, body: JSONValue, options: WriteOptions)
         async throws -> WriteResult
     {
+        try await run(updateStep(r, namespace: namespace, name: name, body: body, options: options))
+    }
+
+    func updateStep(_ r: ResourceInfo, namespace: String?, name: String, body: JSONValue, options: WriteOptions) throws
+        -> WriteStep
+    {
         try checkKind(r, body)
         if let bn = body.value(at: ["metadata", "name"])?.stringValue, bn != name {
             throw APIError.badRequest("the name of the object (\(bn)) does not match the name on the URL (\(name))")
@@ -252,20 +264,19 @@ extension APIServer {
             expected = v
         }
         let key = r.key(namespace: namespace, name: name)
-        guard let kv = try await store.get(key) else { throw APIError.notFound(r, name) }
+        guard let kv = store.get(key) else { throw APIError.notFound(r, name) }
         if let expected, expected != kv.modRevision { throw APIError.conflict(r, name) }
         let old = try decodeStored(kv)
-        var result = try await commitUpdate(r, namespace: namespace, name: name, old: old, oldRev: kv.modRevision,
-                                            proposed: body, options: options, operation: "Update", config: body)
-        result.warnings += warnings
-        return result
+        return try commitUpdate(r, namespace: namespace, name: name, old: old, oldRev: kv.modRevision,
+                                proposed: body, options: options, operation: "Update", config: body)
+            .map { var result = $0; result.warnings += warnings; return result }
     }
 
     /// Builds the new object from the old one and a proposal, runs validation and defaults,
     /// and writes it if the stored revision is still `oldRev`.
     func commitUpdate(_ r: ResourceInfo, namespace: String?, name: String, old: JSONValue, oldRev: Int64,
-                      proposed: JSONValue, options: WriteOptions, operation: String, config: JSONValue) async throws
-        -> WriteResult
+                      proposed: JSONValue, options: WriteOptions, operation: String, config: JSONValue) throws
+        -> WriteStep
     {
         var obj: JSONValue
         switch options.subresource {
@@ -308,7 +319,7 @@ extension APIServer {
         }
         var allocated = Allocation()
         if r.group == "", r.resource == "services", options.subresource == nil {
-            allocated = try await allocateService(r, &obj, name: name, previous: old)
+            allocated = try allocateService(r, &obj, name: name, previous: old)
         }
         // generation follows spec changes
         if !Self.sameObject(old, obj, ignoring: Self.notSpec), let g = old.value(at: ["metadata", "generation"])?.intValue {
@@ -320,40 +331,46 @@ extension APIServer {
         if r.group == "apiextensions.k8s.io", options.subresource == nil { obj["status"] = Self.crdStatus(obj) }
         if Self.sameStoredObject(old, obj) {
             // no-op update: return the stored object unchanged, as upstream does
-            return WriteResult(object: old)
+            release(allocated)
+            return .done(WriteResult(object: old))
         }
         if options.dryRun {
-            await release(allocated)
-            return WriteResult(object: obj)
+            release(allocated)
+            return .done(WriteResult(object: obj))
         }
+        let key = r.key(namespace: namespace, name: name)
+        let (frozen, claimed) = (obj, allocated)
         // finalizers all gone on a terminating object: delete it.
         if obj.value(at: ["metadata", "deletionTimestamp"]) != nil,
             (obj.value(at: ["metadata", "finalizers"])?.arrayValue ?? []).isEmpty,
             r.resource != "pods" || obj.value(at: ["metadata", "deletionGracePeriodSeconds"])?.intValue == 0
         {
-            do {
-                let kv = try await store.write(.delete(key: r.key(namespace: namespace, name: name), expected: oldRev))
-                await afterDelete(r, try decodeStored(kv))
-                return WriteResult(object: obj)
-            } catch StoreError.conflict {
-                throw APIError.conflict(r, name)
+            return .commit(.delete(key: key, expected: oldRev)) { outcome in
+                let kv: KeyValue
+                do { kv = try outcome.get() } catch StoreError.conflict { throw APIError.conflict(r, name) }
+                let last = try self.decodeStored(kv)
+                return .async {
+                    await self.afterDelete(r, last)
+                    return .done(WriteResult(object: frozen))
+                }
             }
         }
-        let frozen = obj
-        do {
-            let kv = try await store.write(.update(key: r.key(namespace: namespace, name: name), expected: oldRev, value: APIServer.stamped(frozen)))
-            let stored = Self.versioned(frozen, kv.modRevision)
-            if r.group == "", r.resource == "services" { await releaseDropped(old: old, new: stored) }
-            if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
-                registry.register(crd: crd)
+        return .commit(.update(key: key, expected: oldRev, value: APIServer.stamped(frozen))) { outcome in
+            do {
+                let kv = try outcome.get()
+                let stored = Self.versioned(frozen, kv.modRevision)
+                if r.group == "", r.resource == "services" { self.releaseDropped(old: old, new: stored) }
+                if r.group == "apiextensions.k8s.io", let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: stored) {
+                    self.registry.register(crd: crd)
+                }
+                return .done(WriteResult(object: stored, bytes: kv.value))
+            } catch StoreError.conflict {
+                self.release(claimed)
+                throw APIError.conflict(r, name)
+            } catch StoreError.notFound {
+                self.release(claimed)
+                throw APIError.notFound(r, name)
             }
-            return WriteResult(object: stored, bytes: kv.value)
-        } catch StoreError.conflict {
-            await release(allocated)
-            throw APIError.conflict(r, name)
-        } catch StoreError.notFound {
-            await release(allocated)
-            throw APIError.notFound(r, name)
         }
     }
 
@@ -448,74 +465,85 @@ extension APIServer {
     public func patch(_ r: ResourceInfo, namespace: String?, name: String, type: PatchType, patch: JSONValue,
                       options: WriteOptions) async throws -> WriteResult
     {
+        try await run(patchStep(r, namespace: namespace, name: name, type: type, patch: patch, options: options))
+    }
+
+    /// A patch is applied to the object as stored; when another write got in first (the
+    /// store's conflict), it is applied again to the new object, up to five times in all,
+    /// unless it named a resourceVersion, as kube-apiserver retries.
+    func patchStep(_ r: ResourceInfo, namespace: String?, name: String, type: PatchType, patch: JSONValue,
+                   options: WriteOptions, attempt: Int = 0) throws -> WriteStep
+    {
         let key = r.key(namespace: namespace, name: name)
-        for attempt in 0..<5 {
-            guard let kv = try await store.get(key) else {
-                if type == .apply {
-                    return try await applyCreate(r, namespace: namespace, name: name, config: patch, options: options)
-                }
-                throw APIError.notFound(r, name)
+        guard let kv = store.get(key) else {
+            if type == .apply {
+                return .async { .done(try await self.applyCreate(r, namespace: namespace, name: name, config: patch, options: options)) }
             }
-            let old = try decodeStored(kv)
-            var proposed: JSONValue
-            var operation = "Update"
-            do {
-                switch type {
-                case .json: proposed = try Patch.jsonPatch(old, patch)
-                case .merge: proposed = Patch.mergePatch(old, patch)
-                case .strategic:
-                    if r.isCustom {
-                        throw APIError.unsupportedMediaType("application/strategic-merge-patch+json (strategic merge patch is not supported for custom resources; use merge patch)")
-                    }
-                    proposed = try Patch.strategicMerge(old, patch)
-                case .apply:
-                    try checkKind(r, patch)
-                    if options.fieldManager.isEmpty {
-                        throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
-                    }
-                    operation = "Apply"
-                    let managed = old.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
-                    let isMine = { (e: JSONValue) in Self.isEntry(e, manager: options.fieldManager, operation: "Apply", subresource: options.subresource) }
-                    let mine = managed.first(where: isMine)
-                    let others = managed.filter { !isMine($0) }
-                    proposed = try Patch.apply(live: old, config: patch, previous: mine?["fieldsV1"], others: others.compactMap { $0["fieldsV1"] })
-                    if !options.force {
-                        let conflicts = Self.applyConflicts(old: old, new: proposed, others: others)
-                        if !conflicts.isEmpty {
-                            throw Status(message: Self.conflictMessage(conflicts), reason: "Conflict", code: 409,
-                                         details: StatusDetails(causes: conflicts.map { StatusCause(reason: "FieldManagerConflict", message: "conflict with \($0.manager)", field: $0.field) }))
-                        }
-                    }
-                }
-            } catch let e as PatchError {
-                throw Status(message: e.description, reason: "UnprocessableEntity", code: 422)
-            }
-            if !proposed.isNull, proposed.objectValue == nil {
-                throw APIError.badRequest("the patch did not produce an object")
-            }
-            // a resourceVersion inside the patch is a precondition
-            var expectedRev = kv.modRevision
-            if let rv = patch.value(at: ["metadata", "resourceVersion"])?.stringValue, let v = Int64(rv) {
-                if v != kv.modRevision { throw APIError.conflict(r, name) }
-                expectedRev = v
-            }
-            proposed.setValue(nil, at: ["metadata", "resourceVersion"])
-            do {
-                // As kube-apiserver, the patched object is decoded strictly; the parts the patch
-                // left as stored were checked when they were written (server-side apply's
-                // configuration is checked whole).
-                let warnings = options.subresource == nil
-                    ? try checkBody(r, proposed, options, unchangedFrom: type == .apply ? nil : old) : []
-                var result = try await commitUpdate(r, namespace: namespace, name: name, old: old, oldRev: expectedRev,
-                                                    proposed: proposed, options: options, operation: operation,
-                                                    config: type == .apply ? patch : proposed)
-                result.warnings += warnings
-                return result
-            } catch let s as Status where s.reason == "Conflict" && patch.value(at: ["metadata", "resourceVersion"]) == nil && attempt < 4 {
-                continue
-            }
+            throw APIError.notFound(r, name)
         }
-        throw APIError.conflict(r, name)
+        let old = try decodeStored(kv)
+        var proposed: JSONValue
+        var operation = "Update"
+        do {
+            switch type {
+            case .json: proposed = try Patch.jsonPatch(old, patch)
+            case .merge: proposed = Patch.mergePatch(old, patch)
+            case .strategic:
+                if r.isCustom {
+                    throw APIError.unsupportedMediaType("application/strategic-merge-patch+json (strategic merge patch is not supported for custom resources; use merge patch)")
+                }
+                proposed = try Patch.strategicMerge(old, patch)
+            case .apply:
+                try checkKind(r, patch)
+                if options.fieldManager.isEmpty {
+                    throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+                }
+                operation = "Apply"
+                let managed = old.value(at: ["metadata", "managedFields"])?.arrayValue ?? []
+                let isMine = { (e: JSONValue) in Self.isEntry(e, manager: options.fieldManager, operation: "Apply", subresource: options.subresource) }
+                let mine = managed.first(where: isMine)
+                let others = managed.filter { !isMine($0) }
+                proposed = try Patch.apply(live: old, config: patch, previous: mine?["fieldsV1"], others: others.compactMap { $0["fieldsV1"] })
+                if !options.force {
+                    let conflicts = Self.applyConflicts(old: old, new: proposed, others: others)
+                    if !conflicts.isEmpty {
+                        throw Status(message: Self.conflictMessage(conflicts), reason: "Conflict", code: 409,
+                                     details: StatusDetails(causes: conflicts.map { StatusCause(reason: "FieldManagerConflict", message: "conflict with \($0.manager)", field: $0.field) }))
+                    }
+                }
+            }
+        } catch let e as PatchError {
+            throw Status(message: e.description, reason: "UnprocessableEntity", code: 422)
+        }
+        if !proposed.isNull, proposed.objectValue == nil {
+            throw APIError.badRequest("the patch did not produce an object")
+        }
+        // a resourceVersion inside the patch is a precondition
+        var expectedRev = kv.modRevision
+        if let rv = patch.value(at: ["metadata", "resourceVersion"])?.stringValue, let v = Int64(rv) {
+            if v != kv.modRevision { throw APIError.conflict(r, name) }
+            expectedRev = v
+        }
+        proposed.setValue(nil, at: ["metadata", "resourceVersion"])
+        // As kube-apiserver, the patched object is decoded strictly; the parts the patch
+        // left as stored were checked when they were written (server-side apply's
+        // configuration is checked whole).
+        let warnings = options.subresource == nil
+            ? try checkBody(r, proposed, options, unchangedFrom: type == .apply ? nil : old) : []
+        let retries = patch.value(at: ["metadata", "resourceVersion"]) == nil && attempt < 4
+        return try commitUpdate(r, namespace: namespace, name: name, old: old, oldRev: expectedRev,
+                                proposed: proposed, options: options, operation: operation,
+                                config: type == .apply ? patch : proposed)
+            .then { outcome in
+                do {
+                    var result = try outcome.get()
+                    result.warnings += warnings
+                    return .done(result)
+                } catch let s as Status where s.reason == "Conflict" && retries {
+                    return try self.patchStep(r, namespace: namespace, name: name, type: type, patch: patch,
+                                              options: options, attempt: attempt + 1)
+                }
+            }
     }
 
     struct ApplyConflict {
@@ -692,7 +720,7 @@ extension APIServer {
     {
         let key = r.key(namespace: namespace, name: name)
         for _ in 0..<5 {
-            guard let kv = try await store.get(key) else { throw APIError.notFound(r, name) }
+            guard let kv = store.get(key) else { throw APIError.notFound(r, name) }
             var obj = try decodeStored(kv)
             if let uid = options.preconditionUID, uid != obj.value(at: ["metadata", "uid"])?.stringValue {
                 throw APIError.conflict(r, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(obj.value(at: ["metadata", "uid"])?.stringValue ?? "")")
@@ -777,14 +805,14 @@ extension APIServer {
     }
 
     func afterDelete(_ r: ResourceInfo, _ last: JSONValue) async {
-        if r.group == "", r.resource == "services" { await releaseDropped(old: last, new: .emptyObject) }
+        if r.group == "", r.resource == "services" { releaseDropped(old: last, new: .emptyObject) }
         if r.group == "apiextensions.k8s.io" {
             let g = last.value(at: ["spec", "group"])?.stringValue ?? ""
             let p = last.value(at: ["spec", "names", "plural"])?.stringValue ?? ""
             registry.unregister(group: g, plural: p)
             // custom objects go with their definition
-            if let kvs = try? await store.list(prefix: "/registry/\(g)/\(p)/").items {
-                for kv in kvs { _ = try? await store.write(.delete(key: kv.key, expected: nil)) }
+            for kv in store.list(prefix: "/registry/\(g)/\(p)/").items {
+                _ = try? await store.write(.delete(key: kv.key, expected: nil))
             }
         }
     }
@@ -796,21 +824,21 @@ extension APIServer {
         var ports: [Int] = []
     }
 
-    func release(_ a: Allocation) async {
-        for ip in a.ips { await allocators.releaseIP(ip) }
-        for p in a.ports { await allocators.releasePort(p) }
+    func release(_ a: Allocation) {
+        for ip in a.ips { allocators.releaseIP(ip) }
+        for p in a.ports { allocators.releasePort(p) }
     }
 
-    func releaseDropped(old: JSONValue, new: JSONValue) async {
+    func releaseDropped(old: JSONValue, new: JSONValue) {
         let oldIPs = Set((old.value(at: ["spec", "clusterIPs"])?.arrayValue ?? []).compactMap(\.stringValue))
         let newIPs = Set((new.value(at: ["spec", "clusterIPs"])?.arrayValue ?? []).compactMap(\.stringValue))
-        for ip in oldIPs.subtracting(newIPs) where ip != "None" { await allocators.releaseIP(ip) }
+        for ip in oldIPs.subtracting(newIPs) where ip != "None" { allocators.releaseIP(ip) }
         let oldPorts = Set((old.value(at: ["spec", "ports"])?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue })
         let newPorts = Set((new.value(at: ["spec", "ports"])?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue })
-        for p in oldPorts.subtracting(newPorts) { await allocators.releasePort(Int(p)) }
+        for p in oldPorts.subtracting(newPorts) { allocators.releasePort(Int(p)) }
     }
 
-    func allocateService(_ r: ResourceInfo, _ obj: inout JSONValue, name: String, previous: JSONValue?) async throws -> Allocation {
+    func allocateService(_ r: ResourceInfo, _ obj: inout JSONValue, name: String, previous: JSONValue?) throws -> Allocation {
         var a = Allocation()
         let type = obj.value(at: ["spec", "type"])?.stringValue ?? "ClusterIP"
         do {
@@ -827,7 +855,7 @@ extension APIServer {
                     obj.setValue(.string(oldIP), at: ["spec", "clusterIP"])
                     obj.setValue([.string(oldIP)], at: ["spec", "clusterIPs"])
                 } else {
-                    let ip = try await allocators.allocateIP(requested)
+                    let ip = try allocators.allocateIP(requested)
                     a.ips.append(ip)
                     obj.setValue(.string(ip), at: ["spec", "clusterIP"])
                     obj.setValue([.string(ip)], at: ["spec", "clusterIPs"])
@@ -847,7 +875,7 @@ extension APIServer {
                         continue
                     }
                     do {
-                        let p = try await allocators.allocatePort(req)
+                        let p = try allocators.allocatePort(req)
                         a.ports.append(p)
                         ports[i]["nodePort"] = .int(Int64(p))
                     } catch {
@@ -874,7 +902,7 @@ extension APIServer {
                 if !ports.isEmpty { obj.setValue(.array(ports), at: ["spec", "ports"]) }
             }
         } catch let e as ServiceAllocators.AllocationError {
-            await release(a)
+            release(a)
             let shown = JSONValue.string(obj.value(at: ["spec", "clusterIP"])?.stringValue ?? "")
             let list = "[]string{\(FieldError.goQuote(shown))}"
             let cidr = allocators.serviceCIDR
@@ -889,7 +917,7 @@ extension APIServer {
                 throw APIError.invalid(r, name, [FieldError(kind: .invalid, field: "spec.clusterIPs", detail: "Internal error: range is full")])
             }
         } catch {
-            await release(a)
+            release(a)
             throw error
         }
         return a

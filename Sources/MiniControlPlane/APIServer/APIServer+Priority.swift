@@ -11,7 +11,7 @@ extension APIServer {
 
     func ensureSystemPriorityClasses() async throws {
         guard let pc = registry.lookup(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses") else { return }
-        for c in Self.systemPriorityClasses where try await store.get(pc.key(namespace: nil, name: c.name)) == nil {
+        for c in Self.systemPriorityClasses where store.get(pc.key(namespace: nil, name: c.name)) == nil {
             let obj: JSONValue = [
                 "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                 "metadata": ["name": .string(c.name)], "value": .int(c.value),
@@ -23,13 +23,13 @@ extension APIServer {
 
     /// Sets `spec.priority` (and `priorityClassName` from the global default, and
     /// `preemptionPolicy` from the class when the pod has none) on a pod being created.
-    func admitPriority(_ r: ResourceInfo, _ pod: inout JSONValue, name: String) async throws {
+    func admitPriority(_ r: ResourceInfo, _ pod: inout JSONValue, name: String) throws {
         guard let pc = registry.lookup(group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses") else { return }
         var spec = pod["spec"] ?? [:]
         var value: Int64 = 0
         var policy: JSONValue? = nil
         if let className = spec["priorityClassName"]?.stringValue, !className.isEmpty {
-            guard let kv = try await store.get(pc.key(namespace: nil, name: className)), let cls = try? JSONParser.parse(kv.value) else {
+            guard let kv = store.get(pc.key(namespace: nil, name: className)), let cls = try? JSONParser.parse(kv.value) else {
                 throw APIError.forbidden(r, name, "no PriorityClass with name \(className) was found")
             }
             value = cls["value"]?.intValue ?? 0
@@ -39,7 +39,7 @@ extension APIServer {
             // stored objects are compact JSON, so a class that is not the default never holds
             // these bytes: only the (rare) candidates are parsed
             let marker = Array(#""globalDefault":true"#.utf8)
-            let defaults = try await store.list(prefix: pc.storagePrefix).items
+            let defaults = store.list(prefix: pc.storagePrefix).items
                 .filter { Self.find(marker, in: $0.value) != nil }
                 .compactMap { try? JSONParser.parse($0.value) }
                 .filter { $0["globalDefault"] == .bool(true) }

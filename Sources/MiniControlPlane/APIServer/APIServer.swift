@@ -31,23 +31,23 @@ public final class APIServer: Sendable {
     /// `kubernetes` Service, as kube-apiserver's bootstrap controllers do.
     public func bootstrap() async throws {
         let crdInfo = registry.lookup(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions")!
-        for kv in try await store.list(prefix: crdInfo.storagePrefix).items {
+        for kv in store.list(prefix: crdInfo.storagePrefix).items {
             if let crd = try? JSONValueDecoder().decode(CustomResourceDefinition.self, from: kv.value) {
                 registry.register(crd: crd)
             }
         }
         var ips: [String] = []
         var ports: [Int] = []
-        for kv in try await store.list(prefix: "/registry/services/").items {
+        for kv in store.list(prefix: "/registry/services/").items {
             guard let o = try? JSONParser.parse(kv.value) else { continue }
             ips += (o.value(at: ["spec", "clusterIPs"])?.arrayValue ?? []).compactMap(\.stringValue)
             if let ip = o.value(at: ["spec", "clusterIP"])?.stringValue { ips.append(ip) }
             ports += (o.value(at: ["spec", "ports"])?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.map { Int($0) }
         }
-        await allocators.markUsed(ips: ips, ports: ports)
+        allocators.markUsed(ips: ips, ports: ports)
         let ns = registry.lookup(group: "", version: "v1", resource: "namespaces")!
         // namespaces left Terminating by a previous run are drained again
-        for kv in try await store.list(prefix: ns.storagePrefix).items {
+        for kv in store.list(prefix: ns.storagePrefix).items {
             if let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil,
                 let name = o.value(at: ["metadata", "name"])?.stringValue
             {
@@ -55,15 +55,15 @@ public final class APIServer: Sendable {
             }
         }
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            if try await store.get(ns.key(namespace: nil, name: name)) == nil {
+            if store.get(ns.key(namespace: nil, name: name)) == nil {
                 let obj: JSONValue = ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]]
                 _ = try? await create(ns, namespace: nil, body: obj, options: WriteOptions(fieldManager: "kube-apiserver"))
             }
         }
         try await ensureSystemPriorityClasses()
         let svc = registry.lookup(group: "", version: "v1", resource: "services")!
-        if try await store.get(svc.key(namespace: "default", name: "kubernetes")) == nil {
-            let ip = await allocators.firstIP
+        if store.get(svc.key(namespace: "default", name: "kubernetes")) == nil {
+            let ip = allocators.firstIP
             let obj: JSONValue = [
                 "apiVersion": "v1", "kind": "Service",
                 "metadata": ["name": "kubernetes", "namespace": "default",
@@ -143,13 +143,13 @@ public final class APIServer: Sendable {
 
     private static let deletionTimestampBytes = Array("\"deletionTimestamp\"".utf8)
 
-    func namespaceCheck(_ r: ResourceInfo, _ namespace: String?, name: String) async throws {
+    func namespaceCheck(_ r: ResourceInfo, _ namespace: String?, name: String) throws {
         guard r.namespaced else { return }
         guard let namespace, !namespace.isEmpty else {
             throw APIError.badRequest("the server could not find the requested resource: namespace is required")
         }
         let nsKey = "/registry/namespaces/\(namespace)"
-        guard let kv = try await store.get(nsKey) else {
+        guard let kv = store.get(nsKey) else {
             throw APIError.notFound(qualified: "namespaces", group: "", kind: "namespaces", namespace)
         }
         // Parsed only when the bytes can hold a deletion timestamp (every create asks).

@@ -1,14 +1,22 @@
+import Synchronization
+
 /// Hands out ClusterIPs from the service CIDR and NodePorts from their range, detecting
-/// conflicts. Rebuilt from the stored Services at start.
-public actor ServiceAllocators {
+/// conflicts. Rebuilt from the stored Services at start. A lock, not an actor: a Service
+/// write allocates on the request's own thread, without a hop.
+public final class ServiceAllocators: Sendable {
     public let serviceCIDR: String
     private let base: UInt32
     private let size: UInt32
     public let nodePortRange: ClosedRange<Int>
-    private var usedIPs: Set<UInt32> = []
-    private var usedPorts: Set<Int> = []
-    private var nextIP: UInt32 = 10
-    private var nextPort: Int
+
+    private struct Used {
+        var ips: Set<UInt32> = []
+        var ports: Set<Int> = []
+        var nextIP: UInt32 = 10
+        var nextPort: Int
+    }
+
+    private let used: Mutex<Used>
 
     public enum AllocationError: Error, Sendable, Equatable {
         case ipAllocated(String)
@@ -27,7 +35,7 @@ public actor ServiceAllocators {
         base = Self.parseIPv4(String(parts[0])) ?? 0x0A60_0000
         size = bits >= 32 ? 1 : (UInt32(1) << (32 - bits))
         self.nodePortRange = nodePortRange
-        nextPort = nodePortRange.lowerBound
+        used = Mutex(Used(nextPort: nodePortRange.lowerBound))
     }
 
     public static func parseIPv4(_ s: String) -> UInt32? {
@@ -49,43 +57,51 @@ public actor ServiceAllocators {
     public var firstIP: String { Self.format(base + 1) }
 
     public func allocateIP(_ requested: String?) throws(AllocationError) -> String {
-        if let requested, !requested.isEmpty {
-            guard let v = Self.parseIPv4(requested) else { throw .ipInvalid(requested) }
-            guard v > base, v < base + size - 1 else { throw .ipOutOfRange(requested) }
-            guard usedIPs.insert(v).inserted else { throw .ipAllocated(requested) }
-            return requested
+        let (base, size) = (self.base, self.size)
+        return try used.withLock { (u: inout Used) throws(AllocationError) -> String in
+            if let requested, !requested.isEmpty {
+                guard let v = Self.parseIPv4(requested) else { throw .ipInvalid(requested) }
+                guard v > base, v < base + size - 1 else { throw .ipOutOfRange(requested) }
+                guard u.ips.insert(v).inserted else { throw .ipAllocated(requested) }
+                return requested
+            }
+            for _ in 0..<(size - 2) {
+                let candidate = base + 1 + (u.nextIP % (size - 2))
+                u.nextIP &+= 1
+                if u.ips.insert(candidate).inserted { return Self.format(candidate) }
+            }
+            throw .ipRangeFull
         }
-        for _ in 0..<(size - 2) {
-            let candidate = base + 1 + (nextIP % (size - 2))
-            nextIP &+= 1
-            if usedIPs.insert(candidate).inserted { return Self.format(candidate) }
-        }
-        throw .ipRangeFull
     }
 
     public func releaseIP(_ ip: String) {
-        if let v = Self.parseIPv4(ip) { usedIPs.remove(v) }
+        if let v = Self.parseIPv4(ip) { _ = used.withLock { $0.ips.remove(v) } }
     }
 
     public func allocatePort(_ requested: Int?) throws(AllocationError) -> Int {
-        if let requested, requested != 0 {
-            guard nodePortRange.contains(requested) else { throw .portOutOfRange(requested) }
-            guard usedPorts.insert(requested).inserted else { throw .portAllocated(requested) }
-            return requested
+        let range = nodePortRange
+        return try used.withLock { (u: inout Used) throws(AllocationError) -> Int in
+            if let requested, requested != 0 {
+                guard range.contains(requested) else { throw .portOutOfRange(requested) }
+                guard u.ports.insert(requested).inserted else { throw .portAllocated(requested) }
+                return requested
+            }
+            for _ in 0..<range.count {
+                let p = u.nextPort
+                u.nextPort = p >= range.upperBound ? range.lowerBound : p + 1
+                if u.ports.insert(p).inserted { return p }
+            }
+            throw .portRangeFull
         }
-        for _ in 0..<nodePortRange.count {
-            let p = nextPort
-            nextPort = p >= nodePortRange.upperBound ? nodePortRange.lowerBound : p + 1
-            if usedPorts.insert(p).inserted { return p }
-        }
-        throw .portRangeFull
     }
 
-    public func releasePort(_ p: Int) { usedPorts.remove(p) }
+    public func releasePort(_ p: Int) { _ = used.withLock { $0.ports.remove(p) } }
 
     /// Marks what stored Services already hold, without conflict checks.
     public func markUsed(ips: [String], ports: [Int]) {
-        for ip in ips { if let v = Self.parseIPv4(ip) { usedIPs.insert(v) } }
-        for p in ports { usedPorts.insert(p) }
+        used.withLock { u in
+            for ip in ips { if let v = Self.parseIPv4(ip) { u.ips.insert(v) } }
+            for p in ports { u.ports.insert(p) }
+        }
     }
 }

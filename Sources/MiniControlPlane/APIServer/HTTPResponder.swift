@@ -14,12 +14,16 @@ public struct APIHTTPResponder: HTTPResponder {
     public func respond(to request: Request, context: Context) async throws -> Response {
         do {
             return try await route(request)
-        } catch let s as Status {
-            return Self.status(s)
         } catch {
-            api.logger.error("internal error: \(error)")
-            return Self.status(APIError.internalError("\(error)"))
+            return Self.status(failure(error))
         }
+    }
+
+    /// The `Status` an error is answered with: its own, or 500 for anything unexpected.
+    func failure(_ error: any Error) -> Status {
+        if let s = error as? Status { return s }
+        api.logger.error("internal error: \(error)")
+        return APIError.internalError("\(error)")
     }
 
     // MARK: responses
@@ -38,14 +42,18 @@ public struct APIHTTPResponder: HTTPResponder {
     }
 
     static func result(_ r: WriteResult, status: HTTPResponse.Status = .ok) -> Response {
-        guard let bytes = r.bytes else { return json(r.object, status: status, warnings: r.warnings) }
-        return Response(status: status, headers: headers("application/json", warnings: r.warnings),
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        Response(status: status, headers: headers("application/json", warnings: r.warnings),
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: r.bytes ?? JSONWriter.bytes(r.object))))
     }
 
     static func status(_ s: Status) -> Response {
-        let v = (try? JSONValueEncoder().encode(s)) ?? .null
-        return json(v, status: HTTPResponse.Status(code: Int(s.code ?? 500)))
+        let (code, body) = statusBody(s)
+        return Response(status: code, headers: headers("application/json", warnings: []), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A `Status` as its HTTP status and JSON body.
+    static func statusBody(_ s: Status) -> (HTTPResponse.Status, [UInt8]) {
+        (HTTPResponse.Status(code: Int(s.code ?? 500)), JSONWriter.bytes((try? JSONValueEncoder().encode(s)) ?? .null))
     }
 
     // MARK: query
@@ -150,7 +158,48 @@ public struct APIHTTPResponder: HTTPResponder {
             }
             return Self.json(doc)
         }
-        // resource paths
+        let target: ResourcePath
+        switch try Self.resolve(api.registry, path: path, segments: segs) {
+        case .group(let group):
+            guard let g = Discovery.group(group, api.registry.all()) else { throw APIError.pathNotFound(path) }
+            return Self.json(g)
+        case .groupVersion(let group, let version):
+            return Self.json(Discovery.resourceList(group: group, version: version, api.registry.all()))
+        case .resource(let t):
+            target = t
+        }
+        let (r, namespace, name, sub) = (target.resource, target.namespace, target.name, target.sub)
+        if let sub, let name, KubeletProxy.subresources.contains(sub), r.otherSubresources.contains(sub) {
+            return try await KubeletProxy(api: api).serve(request, r, namespace: namespace, name: name, sub: sub,
+                                                          rest: target.rest, query: request.uri.query)
+        }
+        if !target.rest.isEmpty { throw APIError.pathNotFound(path) }
+        if r.namespaced, namespace == nil, name != nil {
+            throw APIError.pathNotFound(path)
+        }
+        return try await handle(request, r, namespace: namespace, name: name, sub: sub, query: query, accept: accept)
+    }
+
+    /// What a path under `/api` or `/apis` names.
+    enum ResolvedPath {
+        /// `/apis/<group>`
+        case group(String)
+        /// `/api/v1`, `/apis/<group>/<version>`
+        case groupVersion(group: String, version: String)
+        case resource(ResourcePath)
+    }
+
+    /// `[/namespaces/<ns>]/<resource>[/<name>[/<subresource>[/<rest>…]]]` of a served resource.
+    struct ResourcePath {
+        var resource: ResourceInfo
+        var namespace: String?
+        var name: String?
+        var sub: String?
+        /// Segments after the subresource (`nodes/<name>/proxy/<path>`).
+        var rest: [String]
+    }
+
+    static func resolve(_ registry: ResourceRegistry, path: String, segments segs: [String]) throws -> ResolvedPath {
         var group = ""
         var version = ""
         var rest: ArraySlice<String>
@@ -159,43 +208,27 @@ public struct APIHTTPResponder: HTTPResponder {
             rest = segs[2...]
         } else if segs.first == "apis", segs.count >= 2 {
             group = segs[1]
-            if segs.count == 2 {
-                let all = api.registry.all()
-                guard let g = Discovery.group(group, all) else { throw APIError.pathNotFound(path) }
-                return Self.json(g)
-            }
+            if segs.count == 2 { return .group(group) }
             version = segs[2]
             rest = segs[3...]
         } else {
             throw APIError.pathNotFound(path)
         }
-        guard api.registry.hasGroupVersion(group: group, version: version) else { throw APIError.pathNotFound(path) }
-        if rest.isEmpty {
-            return Self.json(Discovery.resourceList(group: group, version: version, api.registry.all()))
-        }
+        guard registry.hasGroupVersion(group: group, version: version) else { throw APIError.pathNotFound(path) }
+        if rest.isEmpty { return .groupVersion(group: group, version: version) }
         var namespace: String? = nil
         var parts = Array(rest)
         if parts.count >= 3, parts[0] == "namespaces",
-            api.registry.lookup(group: group, version: version, resource: parts[2]) != nil || (parts.count >= 3 && group != "")
+            registry.lookup(group: group, version: version, resource: parts[2]) != nil || group != ""
         {
             namespace = parts[1]
             parts = Array(parts.dropFirst(2))
         }
-        let resourceName = parts[0]
-        guard let r = api.registry.lookup(group: group, version: version, resource: resourceName) else {
+        guard let r = registry.lookup(group: group, version: version, resource: parts[0]) else {
             throw APIError.pathNotFound(path)
         }
-        let name = parts.count > 1 ? parts[1] : nil
-        let sub = parts.count > 2 ? parts[2] : nil
-        if let sub, let name, KubeletProxy.subresources.contains(sub), r.otherSubresources.contains(sub) {
-            return try await KubeletProxy(api: api).serve(request, r, namespace: namespace, name: name, sub: sub,
-                                                          rest: Array(parts.dropFirst(3)), query: request.uri.query)
-        }
-        if parts.count > 3 { throw APIError.pathNotFound(path) }
-        if r.namespaced, namespace == nil, name != nil {
-            throw APIError.pathNotFound(path)
-        }
-        return try await handle(request, r, namespace: namespace, name: name, sub: sub, query: query, accept: accept)
+        return .resource(ResourcePath(resource: r, namespace: namespace, name: parts.count > 1 ? parts[1] : nil,
+                                      sub: parts.count > 2 ? parts[2] : nil, rest: Array(parts.dropFirst(3))))
     }
 
     func readBody(_ request: Request) async throws -> [UInt8] {
@@ -235,9 +268,9 @@ public struct APIHTTPResponder: HTTPResponder {
         }
     }
 
-    func writeOptions(_ q: Query, _ request: Request, sub: String?) -> WriteOptions {
+    func writeOptions(_ q: Query, _ headers: HTTPFields, sub: String?) -> WriteOptions {
         var o = WriteOptions()
-        o.fieldManager = q["fieldManager"] ?? Self.defaultManager(request.headers[.userAgent] ?? "")
+        o.fieldManager = q["fieldManager"] ?? Self.defaultManager(headers[.userAgent] ?? "")
         o.dryRun = q["dryRun"] == "All"
         o.fieldValidation = q["fieldValidation"] ?? "Warn"
         o.force = q.bool("force")
@@ -263,6 +296,11 @@ public struct APIHTTPResponder: HTTPResponder {
                              reason: "ServiceUnavailable", code: 503)
             }
         }
+        if Self.isPlainWrite(method, r, name: name, sub: sub) {
+            let step = try plainWrite(method, r, namespace: namespace, name: name, sub: sub, query: q, headers: request.headers,
+                                      body: try await readBody(request))
+            return Self.result(try await api.run(step), status: method == .post ? .created : .ok)
+        }
         switch (method, name) {
         case (.get, nil):
             if q.bool("watch") { return try await Watch.serve(api: api, r, namespace: namespace, query: q, table: wantsTable) }
@@ -287,9 +325,7 @@ public struct APIHTTPResponder: HTTPResponder {
                 let pods = api.registry.lookup(group: "", version: "v1", resource: "pods")!
                 return try await bind(pods, namespace: namespace, name: podName, body: body)
             }
-            let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
-            let res = try await api.create(r, namespace: namespace, body: body, options: writeOptions(q, request, sub: nil))
-            return Self.result(res, status: .created)
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
         case (.delete, nil):
             guard r.verbs.contains("deletecollection") else { throw APIError.methodNotAllowed("the server does not allow this method on the requested resource") }
             let ls = try q.labelSelector()
@@ -317,34 +353,20 @@ public struct APIHTTPResponder: HTTPResponder {
                                  contentType: "application/json;as=Table;v=v1;g=meta.k8s.io")
             }
             return Self.json(obj)
-        case (.put, let name?):
+        case (.put, let name?) where sub == "scale":
             let body = try parseBody(try await readBody(request), contentType: request.headers[.contentType] ?? "")
-            var opts = writeOptions(q, request, sub: sub)
-            if sub == "scale" {
-                opts.subresource = "scale"
-                let res = try await api.update(r, namespace: namespace, name: name, body: try scaleToObject(r, body, name: name), options: opts)
-                return Self.json(try scale(r, res.object))
-            }
-            let res = try await api.update(r, namespace: namespace, name: name, body: body, options: opts)
-            return Self.result(res)
-        case (.patch, let name?):
-            let ct = (request.headers[.contentType] ?? "").split(separator: ";").first.map { String($0.trimmingBlanks()) } ?? ""
-            guard let type = APIServer.PatchType(rawValue: ct) else { throw APIError.unsupportedMediaType(ct) }
-            let bytes = try await readBody(request)
-            let patch = try parseBody(bytes, contentType: type == .apply ? "application/yaml" : "application/json")
-            var opts = writeOptions(q, request, sub: sub)
-            if type == .apply, q["fieldManager"] == nil {
-                throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
-            }
-            if sub == "scale" {
-                opts.subresource = "scale"
-                let current = try scale(r, try await api.get(r, namespace: namespace, name: name))
-                let patched = try type == .json ? Patch.jsonPatch(current, patch) : Patch.mergePatch(current, patch)
-                let res = try await api.update(r, namespace: namespace, name: name, body: try scaleToObject(r, patched, name: name), options: opts)
-                return Self.json(try scale(r, res.object))
-            }
-            let res = try await api.patch(r, namespace: namespace, name: name, type: type, patch: patch, options: opts)
-            return Self.result(res)
+            var opts = writeOptions(q, request.headers, sub: sub)
+            opts.subresource = "scale"
+            let res = try await api.update(r, namespace: namespace, name: name, body: try scaleToObject(r, body, name: name), options: opts)
+            return Self.json(try scale(r, res.object))
+        case (.patch, let name?) where sub == "scale":
+            let (type, patch) = try patchBody(request.headers, q, try await readBody(request))
+            var opts = writeOptions(q, request.headers, sub: sub)
+            opts.subresource = "scale"
+            let current = try scale(r, try await api.get(r, namespace: namespace, name: name))
+            let patched = try type == .json ? Patch.jsonPatch(current, patch) : Patch.mergePatch(current, patch)
+            let res = try await api.update(r, namespace: namespace, name: name, body: try scaleToObject(r, patched, name: name), options: opts)
+            return Self.json(try scale(r, res.object))
         case (.delete, let name?):
             var bodyOpts: JSONValue? = nil
             if let bytes = try? await readBody(request), !bytes.isEmpty { bodyOpts = try? JSONParser.parse(bytes) }
@@ -367,6 +389,48 @@ public struct APIHTTPResponder: HTTPResponder {
         default:
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
         }
+    }
+
+    /// Whether a request writes one object as it is sent: a create, or a replace or patch of an
+    /// object or its status. These are decided synchronously up to the commit (`plainWrite`).
+    static func isPlainWrite(_ method: HTTPRequest.Method, _ r: ResourceInfo, name: String?, sub: String?) -> Bool {
+        switch (method, name, sub) {
+        case (.post, nil, nil): return !["tokenreviews", "selfsubjectreviews", "bindings"].contains(r.resource)
+        case (.put, _?, nil), (.patch, _?, nil): return true
+        case (.put, _?, "status"), (.patch, _?, "status"): return r.hasStatus
+        default: return false
+        }
+    }
+
+    /// The write a plain write request asks for (see `isPlainWrite`), up to its commit.
+    func plainWrite(_ method: HTTPRequest.Method, _ r: ResourceInfo, namespace: String?, name: String?, sub: String?,
+                    query q: Query, headers: HTTPFields, body: [UInt8]) throws -> WriteStep
+    {
+        let opts = writeOptions(q, headers, sub: sub)
+        switch (method, name) {
+        case (.post, nil):
+            let obj = try parseBody(body, contentType: headers[.contentType] ?? "")
+            return try api.createStep(r, namespace: namespace, body: obj, options: opts)
+        case (.put, let name?):
+            let obj = try parseBody(body, contentType: headers[.contentType] ?? "")
+            return try api.updateStep(r, namespace: namespace, name: name, body: obj, options: opts)
+        case (.patch, let name?):
+            let (type, patch) = try patchBody(headers, q, body)
+            return try api.patchStep(r, namespace: namespace, name: name, type: type, patch: patch, options: opts)
+        default:
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    /// A PATCH's type (from its content type) and the patch.
+    func patchBody(_ headers: HTTPFields, _ q: Query, _ bytes: [UInt8]) throws -> (APIServer.PatchType, JSONValue) {
+        let ct = (headers[.contentType] ?? "").split(separator: ";").first.map { String($0.trimmingBlanks()) } ?? ""
+        guard let type = APIServer.PatchType(rawValue: ct) else { throw APIError.unsupportedMediaType(ct) }
+        let patch = try parseBody(bytes, contentType: type == .apply ? "application/yaml" : "application/json")
+        if type == .apply, q["fieldManager"] == nil {
+            throw APIError.badRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+        }
+        return (type, patch)
     }
 
     func deleteOptions(_ q: Query, _ body: JSONValue?) -> APIServer.DeleteOptions {
@@ -410,7 +474,7 @@ public struct APIHTTPResponder: HTTPResponder {
             throw APIError.invalid(pods, name, [.required("target.name")])
         }
         for _ in 0..<5 {
-            let kv = try await api.store.get(pods.key(namespace: namespace, name: name))
+            let kv = api.store.get(pods.key(namespace: namespace, name: name))
             guard let kv else { throw APIError.notFound(pods, name) }
             var pod = try JSONParser.parse(kv.value)
             if let existing = pod.value(at: ["spec", "nodeName"])?.stringValue, !existing.isEmpty {

@@ -57,8 +57,11 @@ extension KubeletProxy {
     static func streamingServer(api: APIServer) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             SPDYUpgradeAwareChannel(
-                http: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: .init(ws: .init(maxFrameSize: 1 << 20)),
-                                                   shouldUpgrade: webSocketUpgrade(api: api)),
+                http: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    configuration: .init(http1: .init(additionalChannelHandlers: [EventLoopWriteHandler(api: api)]),
+                                         ws: .init(maxFrameSize: 1 << 20)),
+                    shouldUpgrade: webSocketUpgrade(api: api)),
                 claims: { head in portForwardTarget(head.target) != nil },
                 serve: { head, rest, channel, logger in
                     await servePlainSPDY(api: api, head: head, rest: rest, channel: channel, logger: logger)

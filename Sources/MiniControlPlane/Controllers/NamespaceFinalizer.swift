@@ -11,7 +11,7 @@ extension APIServer {
         for attempt in 0..<600 {
             var remaining = 0
             for r in registry.all() where r.namespaced && r.verbs.contains("delete") {
-                guard let items = try? await store.list(prefix: r.prefix(namespace: name)).items else { continue }
+                let items = store.list(prefix: r.prefix(namespace: name)).items
                 for kv in items {
                     remaining += 1
                     guard let o = try? JSONParser.parse(kv.value), let n = o.value(at: ["metadata", "name"])?.stringValue else { continue }
@@ -24,7 +24,7 @@ extension APIServer {
             try? await Task.sleep(for: .milliseconds(attempt < 20 ? 50 : 500))
         }
         let key = nsInfo.key(namespace: nil, name: name)
-        if let kv = try? await store.get(key), let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil {
+        if let kv = store.get(key), let o = try? JSONParser.parse(kv.value), o.value(at: ["metadata", "deletionTimestamp"]) != nil {
             do {
                 let gone = try await store.write(.delete(key: key, expected: kv.modRevision))
                 _ = gone

@@ -23,7 +23,13 @@ public actor SQLiteStore: Store {
 
     private struct Pending {
         var op: StoreWrite
-        var continuation: CheckedContinuation<KeyValue, any Error>
+        var completion: @Sendable (Result<KeyValue, any Error>) -> Void
+    }
+
+    /// Writes waiting for the next transaction, and whether a flush is running to take them.
+    private struct Queue {
+        var pending: [Pending] = []
+        var flushing = false
     }
 
     private struct Watcher {
@@ -44,8 +50,7 @@ public actor SQLiteStore: Store {
     private nonisolated var revision: Int64 { view.withLock { $0.revision } }
     private var compacted: Int64 = 0
     private var history: [StoreEvent] = []
-    private var pending: [Pending] = []
-    private var flushing = false
+    private nonisolated let queue = Mutex(Queue())
     private var watchers: [UUID: Watcher] = [:]
     /// History kept in memory and on disk, in revisions, before automatic compaction.
     private let historyLimit: Int
@@ -188,13 +193,28 @@ public actor SQLiteStore: Store {
         return n
     }
 
-    public func write(_ op: StoreWrite) async throws -> KeyValue {
+    public nonisolated func write(_ op: StoreWrite) async throws -> KeyValue {
         try await withCheckedThrowingContinuation { cont in
-            pending.append(Pending(op: op, continuation: cont))
-            if !flushing {
-                flushing = true
-                Task { await self.flushLoop() }
-            }
+            submit(op) { cont.resume(with: $0) }
+        }
+    }
+
+    public nonisolated func submit(_ op: StoreWrite, completion: @escaping @Sendable (Result<KeyValue, any Error>) -> Void) {
+        let start = queue.withLock { q in
+            q.pending.append(Pending(op: op, completion: completion))
+            defer { q.flushing = true }
+            return !q.flushing
+        }
+        if start { Task { await self.flushLoop() } }
+    }
+
+    /// The writes queued so far; none left ends the flush (under the same lock, so a write
+    /// queued just after starts the next one).
+    private nonisolated func takeBatch() -> [Pending] {
+        queue.withLock { q in
+            defer { q.pending = [] }
+            if q.pending.isEmpty { q.flushing = false }
+            return q.pending
         }
     }
 
@@ -204,9 +224,9 @@ public actor SQLiteStore: Store {
     }
 
     private func flushLoop() async {
-        while !pending.isEmpty {
-            let batch = pending
-            pending = []
+        while true {
+            let batch = takeBatch()
+            if batch.isEmpty { return }
             var staged: [String: Entry?] = [:]
             var rows: [RowOp] = []
             var results: [Result<StoreEvent, any Error>] = []
@@ -270,7 +290,7 @@ public actor SQLiteStore: Store {
                     }
                 }
             } catch {
-                for p in batch { p.continuation.resume(throwing: StoreError.io("\(error)")) }
+                for p in batch { p.completion(.failure(StoreError.io("\(error)"))) }
                 continue
             }
             // Durable: publish to memory, history and watchers, in revision order (with no
@@ -287,9 +307,9 @@ public actor SQLiteStore: Store {
                 case .success(let ev):
                     history.append(ev)
                     publish(ev)
-                    p.continuation.resume(returning: ev.kv)
+                    p.completion(.success(ev.kv))
                 case .failure(let e):
-                    p.continuation.resume(throwing: e)
+                    p.completion(.failure(e))
                 }
             }
             if history.count > historyLimit + historyLimit / 4 {
@@ -297,7 +317,6 @@ public actor SQLiteStore: Store {
                 try? await compact(target)
             }
         }
-        flushing = false
     }
 
     private func publish(_ ev: StoreEvent) {

@@ -53,13 +53,19 @@ public protocol Store: Sendable {
     func currentRevision() async -> Int64
     /// The oldest revision that can still be watched from.
     func compactedRevision() async -> Int64
-    func get(_ key: String) async throws -> KeyValue?
+    /// Reads answer from the durable state on the caller's thread, without waiting for writes
+    /// in progress (as kube-apiserver's watch cache answers them).
+    func get(_ key: String) -> KeyValue?
     /// Keys under `prefix` in key order, with the revision the list reflects.
-    func list(prefix: String) async throws -> (items: [KeyValue], revision: Int64)
+    func list(prefix: String) -> (items: [KeyValue], revision: Int64)
     /// Counts keys under `prefix`.
-    func count(prefix: String) async throws -> Int
+    func count(prefix: String) -> Int
     /// Applies one write durably; returns the resulting key-value (the previous one for deletes).
     func write(_ op: StoreWrite) async throws -> KeyValue
+    /// The same write for callers that are not tasks (an event loop answering a request):
+    /// `completion` runs once the write is durable or has failed, on the store's own context,
+    /// so it must only hand the result on.
+    func submit(_ op: StoreWrite, completion: @escaping @Sendable (Result<KeyValue, any Error>) -> Void)
     /// Events for keys under `prefix` with revision > `after`, then live ones, until the
     /// stream is cancelled. Throws `compacted` when `after` is older than the compaction point.
     func watch(prefix: String, after: Int64) async throws -> AsyncStream<StoreEvent>
