@@ -227,10 +227,8 @@ import Testing
         _ = try await store.write(.create(key: "/registry/pods/ns/p") { _ in Array(#"{"a":1}"#.utf8) })
         let stream = try await store.watch(prefix: "/registry/pods/", after: 1)
         _ = try await store.write(.update(key: "/registry/pods/ns/p", expected: nil) { _ in Array(#"{"a":2}"#.utf8) })
-        for await ev in stream {
-            #expect(ev.type == .modified)
-            #expect(ev.prevValue.map { String(decoding: $0, as: UTF8.self) } == #"{"a":1}"#)
-            break
-        }
+        let ev = await firstEvents(stream, 1).first
+        #expect(ev?.type == .modified)
+        #expect(ev?.prevValue.map { String(decoding: $0, as: UTF8.self) } == #"{"a":1}"#)
     }
 }

@@ -172,7 +172,7 @@ import Testing
                 if now { completion(outcome) }
             }
         }
-        func watch(prefix: String, after: Int64) async throws -> AsyncStream<StoreEvent> { try await inner.watch(prefix: prefix, after: after) }
+        func watch(prefix: String, after: Int64) async throws -> AsyncStream<[StoreEvent]> { try await inner.watch(prefix: prefix, after: after) }
         func compact(_ revision: Int64) async throws { try await inner.compact(revision) }
     }
 

@@ -76,6 +76,36 @@ import Testing
         #expect(revisions == Array(1...19))
     }
 
+    /// One commit's events reach a watcher as one batch: writes queued together while the
+    /// store is busy commit together and are published together.
+    @Test func aCommitsEventsArriveTogether() async throws {
+        let s = try SQLiteStore(path: ":memory:")
+        _ = try await s.write(.create(key: "/registry/pods/ns/first") { _ in [] })
+        let stream = try await s.watch(prefix: "/registry/pods/", after: 1)
+        // the first write holds the flush until the other nine are queued behind it
+        final class Gate: Sendable { let open = Mutex(false), running = Mutex(false) }
+        let gate = Gate()
+        async let first = s.write(.create(key: "/registry/pods/ns/a") { _ in
+            gate.running.withLock { $0 = true }
+            let deadline = Date().addingTimeInterval(30)
+            while !gate.open.withLock({ $0 }) && Date() < deadline { usleep(1000) }
+            return []
+        })
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !gate.running.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        for i in 0..<9 { s.submit(.create(key: "/registry/pods/ns/b\(i)") { _ in [] }) { _ in } }
+        s.submit(.create(key: "/registry/other/x") { _ in [] }) { _ in }
+        gate.open.withLock { $0 = true }
+        _ = try await first
+        var batches: [[Int64]] = []
+        for await batch in stream {
+            batches.append(batch.map(\.revision))
+            if batches.joined().count == 10 { break }
+        }
+        // the held write alone, then the nine together; the key outside the prefix is not sent
+        #expect(batches == [[2], Array(3...11)])
+    }
+
     @Test func revisionsIncreaseAndConflictsAreDetected() async throws {
         let s = try SQLiteStore(path: ":memory:")
         let a = try await s.write(.create(key: "/registry/pods/ns/a") { rev in Array("a\(rev)".utf8) })
@@ -113,12 +143,7 @@ import Testing
         for i in 0..<5 { _ = try await s.write(.create(key: "/registry/pods/ns/p\(i)") { _ in [UInt8(i)] }) }
         let stream = try await s.watch(prefix: "/registry/pods/ns/", after: 2)
         for i in 5..<8 { _ = try await s.write(.create(key: "/registry/pods/ns/p\(i)") { _ in [UInt8(i)] }) }
-        var seen: [Int64] = []
-        for await ev in stream {
-            seen.append(ev.revision)
-            if seen.count == 5 { break }
-        }
-        #expect(seen == [3, 4, 5, 6, 7])
+        #expect(await firstEvents(stream, 5).map(\.revision) == [3, 4, 5, 6, 7])
     }
 
     @Test func compactionMakesOldRevisionsGone() async throws {
@@ -143,12 +168,7 @@ import Testing
         #expect(s2.count(prefix: "/registry/pods/") == 49)
         // history survives too: a watcher can resume from before the restart
         let stream = try await s2.watch(prefix: "/registry/pods/", after: 49)
-        var types: [StoreEventType] = []
-        for await ev in stream {
-            types.append(ev.type)
-            if types.count == 2 { break }
-        }
-        #expect(types == [.added, .deleted])
+        #expect(await firstEvents(stream, 2).map(\.type) == [.added, .deleted])
     }
 
     /// Values live once, in the log: compaction must keep each key's current value and drop the
@@ -172,10 +192,8 @@ import Testing
         // the next write continues the revisions, and a watch from the compaction point replays nothing old
         let stream = try await s2.watch(prefix: "/registry/pods/", after: 8)
         _ = try await s2.write(.create(key: "/registry/pods/ns/p9") { _ in [] })
-        for await ev in stream {
-            #expect(ev.revision == 9 && ev.type == .added)
-            break
-        }
+        let next = await firstEvents(stream, 1)
+        #expect(next.map(\.revision) == [9] && next.first?.type == .added)
     }
 
     /// A data directory written before values were kept only in the log (a `kv` table with a
@@ -200,12 +218,7 @@ import Testing
         let values = s.list(prefix: "/registry/pods/").items.map { "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)" }
         #expect(values == ["/registry/pods/ns/a=a1@1/1", "/registry/pods/ns/b=b3@2/3"])
         let stream = try await s.watch(prefix: "/registry/pods/", after: 2)
-        var seen: [Int64] = []
-        for await ev in stream {
-            seen.append(ev.revision)
-            if seen.count == 2 { break }
-        }
-        #expect(seen == [3, 4])
+        #expect(await firstEvents(stream, 2).map(\.revision) == [3, 4])
     }
 
     @Test func bucketsByResource() {
@@ -323,4 +336,14 @@ import Testing
         let bare = try JSONParser.parse(Array(#"{"kind":"X"}"#.utf8))
         #expect(try JSONParser.parse(APIServer.stamped(bare)(7)).value(at: ["metadata", "resourceVersion"])?.stringValue == "7")
     }
+}
+
+/// The first `n` events of a watch, across its batches.
+func firstEvents(_ stream: AsyncStream<[StoreEvent]>, _ n: Int) async -> [StoreEvent] {
+    var events: [StoreEvent] = []
+    for await batch in stream {
+        events += batch
+        if events.count >= n { break }
+    }
+    return Array(events.prefix(n))
 }

@@ -63,7 +63,7 @@ enum Watch {
             guard let v = Int64(rvParam) else { throw APIError.badRequest("invalid resource version: \(rvParam)") }
             startRev = v
         }
-        let storeStream: AsyncStream<StoreEvent>?
+        let storeStream: AsyncStream<[StoreEvent]>?
         do {
             storeStream = try await api.store.watch(prefix: prefix, after: startRev)
         } catch StoreError.compacted(let req, let comp) {
@@ -121,32 +121,38 @@ enum Watch {
                 group.addTask {
                     guard let storeStream else { return }
                     let passThrough = ls.isEmpty && fs.isEmpty && !table
-                    for await ev in storeStream {
-                        if passThrough, ev.type != .deleted {
-                            cont.yield(.raw(ev.type == .added ? "ADDED" : "MODIFIED", ev.kv.value, ev.revision))
-                            continue
-                        }
-                        guard let obj = try? JSONParser.parse(ev.kv.value) else { continue }
-                        let nowMatch = APIServer.matches(r, obj, ls, fs)
-                        // The object as stored is sent as stored: parsed only to be matched.
-                        func current(_ type: String) -> Item { table ? .event(type, obj) : .raw(type, ev.kv.value, ev.revision) }
-                        switch ev.type {
-                        case .added: if nowMatch { cont.yield(current("ADDED")) }
-                        case .deleted:
-                            if nowMatch {
-                                cont.yield(.event("DELETED", APIServer.versioned(obj, ev.revision)))
+                    // a commit's events go to the writer together, so it wakes once for them
+                    for await batch in storeStream {
+                        var items: [Item] = []
+                        items.reserveCapacity(batch.count)
+                        for ev in batch {
+                            if passThrough, ev.type != .deleted {
+                                items.append(.raw(ev.type == .added ? "ADDED" : "MODIFIED", ev.kv.value, ev.revision))
+                                continue
                             }
-                        case .modified:
-                            let prev = ev.prevValue.flatMap { try? JSONParser.parse($0) }
-                            let wasMatch = prev.map { APIServer.matches(r, $0, ls, fs) } ?? true
-                            if nowMatch && wasMatch { cont.yield(current("MODIFIED")) } else if nowMatch {
-                                cont.yield(current("ADDED"))
-                            } else if wasMatch, let prev {
-                                // as kube-apiserver's cacher: the last state the watcher was
-                                // shown, at the revision of the change that took it away
-                                cont.yield(.event("DELETED", APIServer.versioned(prev, ev.revision)))
+                            guard let obj = try? JSONParser.parse(ev.kv.value) else { continue }
+                            let nowMatch = APIServer.matches(r, obj, ls, fs)
+                            // The object as stored is sent as stored: parsed only to be matched.
+                            func current(_ type: String) -> Item { table ? .event(type, obj) : .raw(type, ev.kv.value, ev.revision) }
+                            switch ev.type {
+                            case .added: if nowMatch { items.append(current("ADDED")) }
+                            case .deleted:
+                                if nowMatch {
+                                    items.append(.event("DELETED", APIServer.versioned(obj, ev.revision)))
+                                }
+                            case .modified:
+                                let prev = ev.prevValue.flatMap { try? JSONParser.parse($0) }
+                                let wasMatch = prev.map { APIServer.matches(r, $0, ls, fs) } ?? true
+                                if nowMatch && wasMatch { items.append(current("MODIFIED")) } else if nowMatch {
+                                    items.append(current("ADDED"))
+                                } else if wasMatch, let prev {
+                                    // as kube-apiserver's cacher: the last state the watcher was
+                                    // shown, at the revision of the change that took it away
+                                    items.append(.event("DELETED", APIServer.versioned(prev, ev.revision)))
+                                }
                             }
                         }
+                        cont.yield(contentsOf: items)
                     }
                     cont.yield(.end)
                 }
@@ -223,17 +229,21 @@ final class WatchQueue: Sendable {
 
     private let state = Mutex(State())
 
-    func yield(_ item: Watch.Item) {
+    func yield(_ item: Watch.Item) { yield(contentsOf: [item]) }
+
+    /// Queues `items` together: a waiting writer is woken once, with all of them.
+    func yield(contentsOf items: [Watch.Item]) {
+        guard !items.isEmpty else { return }
         let waiter: CheckedContinuation<[Watch.Item], Never>? = state.withLock { s in
             if s.finished { return nil }
             if let w = s.waiter {
                 s.waiter = nil
                 return w
             }
-            s.items.append(item)
+            s.items.append(contentsOf: items)
             return nil
         }
-        waiter?.resume(returning: [item])
+        waiter?.resume(returning: items)
     }
 
     func finish() {

@@ -34,7 +34,7 @@ public actor SQLiteStore: Store {
 
     private struct Watcher {
         var prefix: String
-        var continuation: AsyncStream<StoreEvent>.Continuation
+        var continuation: AsyncStream<[StoreEvent]>.Continuation
     }
 
     private let db: DatabaseQueue
@@ -302,16 +302,12 @@ public actor SQLiteStore: Store {
                     if let e { v.buckets[b, default: [:]][key] = e } else { v.buckets[b]?[key] = nil }
                 }
             }
-            for (p, r) in zip(batch, results) {
-                switch r {
-                case .success(let ev):
-                    history.append(ev)
-                    publish(ev)
-                    p.completion(.success(ev.kv))
-                case .failure(let e):
-                    p.completion(.failure(e))
-                }
-            }
+            var events: [StoreEvent] = []
+            events.reserveCapacity(results.count)
+            for case .success(let ev) in results { events.append(ev) }
+            history.append(contentsOf: events)
+            publish(events)
+            for (p, r) in zip(batch, results) { p.completion(r.map(\.kv)) }
             if history.count > historyLimit + historyLimit / 4 {
                 let target = history[history.count - historyLimit].revision
                 try? await compact(target)
@@ -319,22 +315,25 @@ public actor SQLiteStore: Store {
         }
     }
 
-    private func publish(_ ev: StoreEvent) {
-        for (_, w) in watchers where ev.kv.key.hasPrefix(w.prefix) {
-            w.continuation.yield(ev)
+    /// One commit's events to each watcher whose prefix they fall under, in one batch.
+    private func publish(_ events: [StoreEvent]) {
+        guard !events.isEmpty else { return }
+        for (_, w) in watchers {
+            let mine = events.filter { $0.kv.key.hasPrefix(w.prefix) }
+            if !mine.isEmpty { w.continuation.yield(mine) }
         }
     }
 
-    public func watch(prefix: String, after: Int64) throws -> AsyncStream<StoreEvent> {
+    public func watch(prefix: String, after: Int64) throws -> AsyncStream<[StoreEvent]> {
         if after < compacted {
             throw StoreError.compacted(requested: after, compacted: compacted)
         }
         let id = UUID()
-        let (stream, cont) = AsyncStream<StoreEvent>.makeStream(bufferingPolicy: .unbounded)
+        let (stream, cont) = AsyncStream<[StoreEvent]>.makeStream(bufferingPolicy: .unbounded)
         // Replay history after `after`, then register: no await in between, so no gap.
         if after < revision {
-            let start = firstIndex(after: after)
-            for ev in history[start...] where ev.kv.key.hasPrefix(prefix) { cont.yield(ev) }
+            let replay = history[firstIndex(after: after)...].filter { $0.kv.key.hasPrefix(prefix) }
+            if !replay.isEmpty { cont.yield(replay) }
         }
         watchers[id] = Watcher(prefix: prefix, continuation: cont)
         cont.onTermination = { [weak self] _ in

@@ -68,7 +68,10 @@ public protocol Store: Sendable {
     func submit(_ op: StoreWrite, completion: @escaping @Sendable (Result<KeyValue, any Error>) -> Void)
     /// Events for keys under `prefix` with revision > `after`, then live ones, until the
     /// stream is cancelled. Throws `compacted` when `after` is older than the compaction point.
-    func watch(prefix: String, after: Int64) async throws -> AsyncStream<StoreEvent>
+    /// Events come in revision order, in batches (as etcd's watch responses carry several):
+    /// the replayed history in one, then those of each commit together, so a watcher wakes
+    /// once per commit, not once per write.
+    func watch(prefix: String, after: Int64) async throws -> AsyncStream<[StoreEvent]>
     /// Forgets history older than `revision`.
     func compact(_ revision: Int64) async throws
 }
