@@ -65,7 +65,7 @@ final class EventLoopWriteHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func process(_ context: ChannelHandlerContext, _ part: HTTPRequestPart) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if handedOn == 0, let write = plainWrite(head) {
+            if handedOn == 0, let write = asPlainWrite(head) {
                 state = .collecting(write, context.channel.allocator.buffer(capacity: 0))
             } else {
                 handedOn += 1
@@ -104,7 +104,7 @@ final class EventLoopWriteHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// The request as a plain write, if it is one this handler answers.
-    private func plainWrite(_ head: HTTPRequest) -> Write? {
+    private func asPlainWrite(_ head: HTTPRequest) -> Write? {
         guard head.method == .post || head.method == .put || head.method == .patch,
             head.headerFields[.authorization] == nil, !(head.headerFields[.connection] ?? "").lowercased().contains("close"),
             head.headerFields[.expect] == nil, let path = head.path
@@ -139,17 +139,10 @@ final class EventLoopWriteHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func respond(_ context: ChannelHandlerContext, _ outcome: Result<WriteResult, any Error>, created: Bool) {
         guard active else { return }
-        var fields: HTTPFields
-        let status: HTTPResponse.Status
-        let bytes: [UInt8]
+        var (status, fields, bytes): APIHTTPResponder.Answer
         switch outcome {
-        case .success(let r):
-            fields = APIHTTPResponder.headers("application/json", warnings: r.warnings)
-            status = created ? .created : .ok
-            bytes = r.bytes ?? JSONWriter.bytes(r.object)
-        case .failure(let error):
-            fields = APIHTTPResponder.headers("application/json", warnings: [])
-            (status, bytes) = APIHTTPResponder.statusBody(responder.failure(error))
+        case .success(let r): (status, fields, bytes) = APIHTTPResponder.answer(r, status: created ? .created : .ok)
+        case .failure(let error): (status, fields, bytes) = APIHTTPResponder.answer(responder.failure(error))
         }
         fields[.contentLength] = String(bytes.count)
         fields[.date] = HTTPDate.now()

@@ -41,20 +41,28 @@ public struct APIHTTPResponder: HTTPResponder {
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(v))))
     }
 
-    static func result(_ r: WriteResult, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: headers("application/json", warnings: r.warnings),
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: r.bytes ?? JSONWriter.bytes(r.object))))
+    /// A response's status, header fields and body, before they become a `Response` here or
+    /// are written straight to the channel (`EventLoopWriteHandler`).
+    typealias Answer = (status: HTTPResponse.Status, headers: HTTPFields, body: [UInt8])
+
+    /// A write's result: the stored bytes when they are what to send, with its warnings.
+    static func answer(_ r: WriteResult, status: HTTPResponse.Status) -> Answer {
+        (status, headers("application/json", warnings: r.warnings), r.bytes ?? JSONWriter.bytes(r.object))
     }
 
-    static func status(_ s: Status) -> Response {
-        let (code, body) = statusBody(s)
-        return Response(status: code, headers: headers("application/json", warnings: []), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    /// A `Status` under its own HTTP code.
+    static func answer(_ s: Status) -> Answer {
+        (HTTPResponse.Status(code: Int(s.code ?? 500)), headers("application/json", warnings: []),
+         JSONWriter.bytes((try? JSONValueEncoder().encode(s)) ?? .null))
     }
 
-    /// A `Status` as its HTTP status and JSON body.
-    static func statusBody(_ s: Status) -> (HTTPResponse.Status, [UInt8]) {
-        (HTTPResponse.Status(code: Int(s.code ?? 500)), JSONWriter.bytes((try? JSONValueEncoder().encode(s)) ?? .null))
+    static func response(_ a: Answer) -> Response {
+        Response(status: a.status, headers: a.headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: a.body)))
     }
+
+    static func result(_ r: WriteResult, status: HTTPResponse.Status = .ok) -> Response { response(answer(r, status: status)) }
+
+    static func status(_ s: Status) -> Response { response(answer(s)) }
 
     // MARK: query
 
